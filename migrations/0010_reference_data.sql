@@ -1,0 +1,71 @@
+-- 0010 Reference data: the behavioral-health CPT codes with the minutes each covers, and a
+-- starting set of ICD-10-CM codes. Labels are Indra's own words (CPT descriptors are the AMA's
+-- copyright); ICD-10-CM descriptions are the CDC's public-domain text.
+--
+-- Time ranges: psychotherapy 90832 16-37, 90834 38-52, 90837 53 and more minutes (the add-ons
+-- 90833/90836/90838 the same, beside an E/M visit); crisis 90839 for the first 30-74 minutes,
+-- then one 90840 per further 30 minutes; family psychotherapy 26 minutes and more; E/M by total
+-- time on the date of service.
+
+insert into cpt_codes (code, short_label, category, time_range_minutes, is_add_on, add_on_to) values
+    ('90791', 'Psychiatric diagnostic evaluation', 'psychiatric_evaluation', null, false, '{}'),
+    ('90792', 'Psychiatric diagnostic evaluation with medical services', 'psychiatric_evaluation', null, false, '{}'),
+    ('90832', 'Psychotherapy, about 30 minutes', 'psychotherapy', '[16,38)', false, '{}'),
+    ('90834', 'Psychotherapy, about 45 minutes', 'psychotherapy', '[38,53)', false, '{}'),
+    ('90837', 'Psychotherapy, about 60 minutes', 'psychotherapy', '[53,)', false, '{}'),
+    ('90833', 'Psychotherapy with an E/M visit, about 30 minutes', 'psychotherapy_add_on', '[16,38)', true,
+        '{99202,99203,99204,99205,99212,99213,99214,99215}'),
+    ('90836', 'Psychotherapy with an E/M visit, about 45 minutes', 'psychotherapy_add_on', '[38,53)', true,
+        '{99202,99203,99204,99205,99212,99213,99214,99215}'),
+    ('90838', 'Psychotherapy with an E/M visit, about 60 minutes', 'psychotherapy_add_on', '[53,)', true,
+        '{99202,99203,99204,99205,99212,99213,99214,99215}'),
+    ('90785', 'Interactive complexity', 'interactive_complexity', null, true,
+        '{90791,90792,90832,90833,90834,90836,90837,90838,90853}'),
+    ('90839', 'Psychotherapy for crisis, first 60 minutes', 'crisis', '[30,75)', false, '{}'),
+    ('90840', 'Psychotherapy for crisis, each further 30 minutes', 'crisis', null, true, '{90839}'),
+    ('90846', 'Family psychotherapy without the patient', 'family_psychotherapy', '[26,)', false, '{}'),
+    ('90847', 'Family psychotherapy with the patient', 'family_psychotherapy', '[26,)', false, '{}'),
+    ('90853', 'Group psychotherapy', 'group_psychotherapy', null, false, '{}'),
+    ('96127', 'Brief emotional or behavioral assessment, per instrument', 'assessment', null, false, '{}'),
+    ('99202', 'Office visit, new patient, 15-29 minutes', 'evaluation_management', '[15,30)', false, '{}'),
+    ('99203', 'Office visit, new patient, 30-44 minutes', 'evaluation_management', '[30,45)', false, '{}'),
+    ('99204', 'Office visit, new patient, 45-59 minutes', 'evaluation_management', '[45,60)', false, '{}'),
+    ('99205', 'Office visit, new patient, 60 minutes or more', 'evaluation_management', '[60,)', false, '{}'),
+    ('99212', 'Office visit, established patient, 10-19 minutes', 'evaluation_management', '[10,20)', false, '{}'),
+    ('99213', 'Office visit, established patient, 20-29 minutes', 'evaluation_management', '[20,30)', false, '{}'),
+    ('99214', 'Office visit, established patient, 30-39 minutes', 'evaluation_management', '[30,40)', false, '{}'),
+    ('99215', 'Office visit, established patient, 40 minutes or more', 'evaluation_management', '[40,)', false, '{}');
+
+insert into icd10_codes (code, description, is_billable, chapter) values
+    ('F32', 'Depressive episode', false, 'F01-F99'),
+    ('F32.0', 'Major depressive disorder, single episode, mild', true, 'F01-F99'),
+    ('F32.1', 'Major depressive disorder, single episode, moderate', true, 'F01-F99'),
+    ('F32.2', 'Major depressive disorder, single episode, severe without psychotic features', true, 'F01-F99'),
+    ('F32.9', 'Major depressive disorder, single episode, unspecified', true, 'F01-F99'),
+    ('F32.A', 'Depression, unspecified', true, 'F01-F99'),
+    ('F33', 'Major depressive disorder, recurrent', false, 'F01-F99'),
+    ('F33.0', 'Major depressive disorder, recurrent, mild', true, 'F01-F99'),
+    ('F33.1', 'Major depressive disorder, recurrent, moderate', true, 'F01-F99'),
+    ('F33.2', 'Major depressive disorder, recurrent severe without psychotic features', true, 'F01-F99'),
+    ('F41', 'Other anxiety disorders', false, 'F01-F99'),
+    ('F41.0', 'Panic disorder [episodic paroxysmal anxiety]', true, 'F01-F99'),
+    ('F41.1', 'Generalized anxiety disorder', true, 'F01-F99'),
+    ('F41.9', 'Anxiety disorder, unspecified', true, 'F01-F99'),
+    ('F42.2', 'Mixed obsessional thoughts and acts', true, 'F01-F99'),
+    ('F43', 'Reaction to severe stress, and adjustment disorders', false, 'F01-F99'),
+    ('F43.1', 'Post-traumatic stress disorder (PTSD)', false, 'F01-F99'),
+    ('F43.10', 'Post-traumatic stress disorder, unspecified', true, 'F01-F99'),
+    ('F43.12', 'Post-traumatic stress disorder, chronic', true, 'F01-F99'),
+    ('F43.2', 'Adjustment disorders', false, 'F01-F99'),
+    ('F43.21', 'Adjustment disorder with depressed mood', true, 'F01-F99'),
+    ('F43.22', 'Adjustment disorder with anxiety', true, 'F01-F99'),
+    ('F43.23', 'Adjustment disorder with mixed anxiety and depressed mood', true, 'F01-F99'),
+    ('F43.25', 'Adjustment disorder with mixed disturbance of emotions and conduct', true, 'F01-F99'),
+    ('F90.0', 'Attention-deficit hyperactivity disorder, predominantly inattentive type', true, 'F01-F99'),
+    ('F90.2', 'Attention-deficit hyperactivity disorder, combined type', true, 'F01-F99'),
+    ('F31.81', 'Bipolar II disorder', true, 'F01-F99'),
+    ('F40.10', 'Social phobia, unspecified', true, 'F01-F99'),
+    ('F10.20', 'Alcohol dependence, uncomplicated', true, 'F01-F99'),
+    ('Z63.0', 'Problems in relationship with spouse or partner', true, 'Z00-Z99'),
+    ('Z56.0', 'Unemployment, unspecified', true, 'Z00-Z99'),
+    ('Z91.19', 'Patient''s noncompliance with other medical treatment and regimen', true, 'Z00-Z99');
