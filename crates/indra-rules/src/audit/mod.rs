@@ -1,0 +1,3 @@
+//! Rules about the tamper-evident audit log.
+
+pub mod chain;

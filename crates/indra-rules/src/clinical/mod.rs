@@ -1,0 +1,3 @@
+//! Rules about clinical documentation.
+
+pub mod note_format;

@@ -1,0 +1,3 @@
+//! Rules about organizations, users and providers.
+
+pub mod npi;
