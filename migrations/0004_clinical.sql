@@ -160,6 +160,8 @@ as $$
                                or jsonb_typeof(d) <> 'string')))
 $$;
 
+grant execute on function app.recurrence_rule_is_valid(jsonb) to authenticated, service_role;
+
 create table appointments (
     id               uuid not null default gen_random_uuid(),
     org_id           uuid not null references organizations (id),

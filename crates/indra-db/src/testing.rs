@@ -21,6 +21,9 @@ use sqlx::{ConnectOptions, Connection};
 
 use crate::{MIGRATOR, migrations_fingerprint};
 
+/// The demo users' password in databases made by [`TestDb::with_demo`].
+pub const DEMO_TEST_PASSWORD: &str = "indra-demo-2026";
+
 /// Where test databases are created when `INDRA_TEST_DATABASE_URL` is not set.
 pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -57,15 +60,7 @@ impl TestDb {
     /// whenever what `seed` writes changes (a version constant, or `include_str!` of the seeding
     /// source), or stale templates will be reused. `label` is 1–24 characters of `[a-z0-9_]`.
     ///
-    /// The demo fixture, once `indra_db::demo` exists, is meant to be:
-    /// ```ignore
-    /// pub async fn with_demo(orgs: u32) -> anyhow::Result<TestDb> {
-    ///     TestDb::with_seed(&format!("demo{orgs}"), include_str!("demo.rs").as_bytes(), |pool| async move {
-    ///         crate::demo::load_demo(&pool, orgs, "indra-demo-2026").await.map(drop)
-    ///     })
-    ///     .await
-    /// }
-    /// ```
+    /// [`TestDb::with_demo`] is the demo fixture built on this.
     pub async fn with_seed<F, Fut>(label: &str, fingerprint: &[u8], seed: F) -> anyhow::Result<Self>
     where
         F: FnOnce(PgPool) -> Fut,
@@ -115,6 +110,22 @@ impl TestDb {
     }
 
     /// Closes the pool and drops the database.
+    /// A fresh database holding the demo organizations 1..=`orgs` (password
+    /// [`DEMO_TEST_PASSWORD`]), cloned from a template loaded once per day (the demo places its
+    /// sessions around the current week) and per version of the loader.
+    pub async fn with_demo(orgs: u32) -> anyhow::Result<Self> {
+        let today = time::OffsetDateTime::now_utc().date().to_string();
+        let mut fingerprint = include_str!("demo/mod.rs").as_bytes().to_vec();
+        fingerprint.extend_from_slice(include_str!("demo/names.rs").as_bytes());
+        fingerprint.extend_from_slice(today.as_bytes());
+        Self::with_seed(&format!("demo{orgs}"), &fingerprint, |pool| async move {
+            crate::demo::load_demo(&pool, orgs, DEMO_TEST_PASSWORD)
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
     pub async fn close(mut self) -> anyhow::Result<()> {
         self.pool.close().await;
         drop_database(&self.admin_url, &self.name).await?;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use sqlx::PgPool;
+use indra_db::demo::DemoSummary;
 
 /// The demo users' password when `INDRA_DEMO_PASSWORD` is not set.
 const DEFAULT_DEMO_PASSWORD: &str = "indra-demo-2026";
@@ -11,7 +11,7 @@ const DEFAULT_DEMO_PASSWORD: &str = "indra-demo-2026";
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// How many demo organizations to load.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 1)]
     orgs: u32,
 
     /// Password for every demo user.
@@ -22,19 +22,39 @@ pub struct DemoArgs {
 pub async fn run(database_url: &str, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let pool = indra_db::connect(database_url)
         .await
-        .context("connecting to the database")?;
-    let result = load_demo(&pool, args.orgs, &args.password).await;
+        .context("connecting to the database (run `indra migrate` first)")?;
+    let result = indra_db::demo::load_demo(&pool, args.orgs, &args.password).await;
     pool.close().await;
-    result.context("loading demo data")?;
+    let summary = result.context("loading demo data")?;
+    print_summary(&summary, &args.password);
     println!("database: {}", redact_password(database_url));
-    println!("demo password: {}", args.password);
     Ok(ExitCode::SUCCESS)
 }
 
-// TODO(demo): replace this stub with `indra_db::demo::load_demo(pool, orgs, password)`, which
-// returns `anyhow::Result<DemoSummary>`, and print the summary (organizations, demo logins).
-async fn load_demo(_pool: &PgPool, _orgs: u32, _password: &str) -> anyhow::Result<()> {
-    anyhow::bail!("demo loader not yet implemented")
+fn print_summary(summary: &DemoSummary, password: &str) {
+    for (verb, organizations) in [
+        ("loaded", &summary.loaded),
+        ("already present", &summary.already_present),
+    ] {
+        for org in organizations {
+            let rows: i64 = org.row_counts.iter().map(|(_, n)| n).sum();
+            println!("{verb}: {} ({}), {rows} rows", org.name, org.id);
+            let counts: Vec<String> = org
+                .row_counts
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(table, n)| format!("{table} {n}"))
+                .collect();
+            println!("  {}", counts.join(", "));
+            for login in &org.logins {
+                println!(
+                    "  login {:<9} {:<45} {}",
+                    login.role, login.email, login.full_name
+                );
+            }
+        }
+    }
+    println!("demo password (every demo login): {password}");
 }
 
 /// `url` with any password replaced by `***`, for printing.

@@ -1,3 +1,4 @@
 //! Rules about clinical documentation.
 
 pub mod note_format;
+pub mod note_signing;
