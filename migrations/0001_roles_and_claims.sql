@@ -58,6 +58,10 @@ $$;
 revoke create on schema public from public;
 grant usage on schema public to anon, authenticated, service_role;
 alter default privileges revoke execute on functions from public;
+-- Supabase grants every new table in `public` to anon and authenticated by default; here a new
+-- table grants nothing until a migration says who may do what (0009).
+alter default privileges in schema public revoke all on tables from anon, authenticated;
+alter default privileges in schema public revoke all on sequences from anon, authenticated;
 
 -- Supabase's `auth` schema holds auth.uid() and auth.jwt(); on plain PostgreSQL they are
 -- created here with the same meaning, so policies read the same on both.

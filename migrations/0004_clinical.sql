@@ -196,6 +196,8 @@ create table appointments (
 comment on table appointments is 'Scheduled sessions; recurring series share series_id. Cancelled, never deleted.';
 comment on constraint appointments_no_double_booking on appointments is
     'A provider cannot hold two overlapping appointments that are not cancelled.';
+-- A provider's calendar by day and week.
+create index appointments_provider_calendar_idx on appointments (org_id, provider_id, starts_at);
 create index appointments_patient_idx on appointments (org_id, patient_id, starts_at);
 create index appointments_series_idx on appointments (org_id, series_id) where series_id is not null;
 create trigger appointments_touch before update on appointments
