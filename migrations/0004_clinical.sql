@@ -140,24 +140,27 @@ create type appointment_status as enum ('scheduled', 'completed', 'cancelled', '
 create function app.recurrence_rule_is_valid(rule jsonb) returns boolean
 language sql immutable parallel safe
 as $$
-    select jsonb_typeof(rule) = 'object'
+    -- coalesce: a missing key makes a comparison NULL, and a CHECK lets NULL through.
+    select coalesce(
+           jsonb_typeof(rule) = 'object'
        and not exists (select 1 from jsonb_object_keys(rule) k
                        where k not in ('FREQ', 'INTERVAL', 'COUNT', 'UNTIL', 'BYDAY'))
        and rule ->> 'FREQ' in ('DAILY', 'WEEKLY', 'MONTHLY')
        and (not rule ? 'INTERVAL' or (jsonb_typeof(rule -> 'INTERVAL') = 'number'
-                                      and (rule ->> 'INTERVAL') ~ '^[0-9]+$'
+                                      and (rule ->> 'INTERVAL') ~ '^[0-9]{1,3}$'
                                       and (rule ->> 'INTERVAL')::int between 1 and 52))
        and (not rule ? 'COUNT' or (jsonb_typeof(rule -> 'COUNT') = 'number'
-                                   and (rule ->> 'COUNT') ~ '^[0-9]+$'
+                                   and (rule ->> 'COUNT') ~ '^[0-9]{1,3}$'
                                    and (rule ->> 'COUNT')::int between 1 and 520))
        and (not rule ? 'UNTIL' or (jsonb_typeof(rule -> 'UNTIL') = 'string'
-                                   and (rule ->> 'UNTIL') ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}'))
+                                   and (rule ->> 'UNTIL') ~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T[0-9]{2}:[0-9]{2}:[0-9]{2}Z?)?$'))
        and not (rule ? 'COUNT' and rule ? 'UNTIL')
        and (not rule ? 'BYDAY' or (jsonb_typeof(rule -> 'BYDAY') = 'array'
             and jsonb_array_length(rule -> 'BYDAY') between 1 and 7
             and not exists (select 1 from jsonb_array_elements(rule -> 'BYDAY') d
-                            where d #>> '{}' not in ('MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU')
-                               or jsonb_typeof(d) <> 'string')))
+                            where jsonb_typeof(d) <> 'string'
+                               or d #>> '{}' not in ('MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU')))),
+        false)
 $$;
 
 grant execute on function app.recurrence_rule_is_valid(jsonb) to authenticated, service_role;

@@ -371,10 +371,8 @@ async fn isolation_violations(pool: &PgPool, a: Uuid, b: Uuid) -> Vec<String> {
             // check failure cannot stand in for it). A BEFORE trigger that looks a parent up
             // under the caller's RLS may answer "does not exist" (23503) first: also refused.
             let mut copy = row_of_b.clone();
-            if let Some(object) = copy.as_object_mut() {
-                if object.contains_key("id") {
-                    object.insert("id".into(), json!(Uuid::new_v4()));
-                }
+            if let Some(object) = copy.as_object_mut().filter(|o| o.contains_key("id")) {
+                object.insert("id".into(), json!(Uuid::new_v4()));
             }
             let columns: Vec<String> = relation
                 .insertable_columns

@@ -187,7 +187,7 @@ impl OrgPlan {
             role: "admin",
             full_name: "Morgan Practice-Admin".to_owned(),
         }];
-        for index in 0..CLINICIANS.len() {
+        for (index, clinician) in CLINICIANS.iter().enumerate() {
             let (first, last) = self.clinician_name(index);
             logins.push(DemoLogin {
                 email: format!(
@@ -197,7 +197,7 @@ impl OrgPlan {
                     self.domain
                 ),
                 role: "provider",
-                full_name: format!("{first} {last}, {}", CLINICIANS[index].credentials),
+                full_name: format!("{first} {last}, {}", clinician.credentials),
             });
         }
         logins.push(DemoLogin {
@@ -439,8 +439,8 @@ async fn load_patient(
     .bind(first)
     .bind(last)
     .bind(dob)
-    .bind(if index % 2 == 0 { "female" } else { "male" })
-    .bind(if index % 2 == 0 { "she/her" } else { "he/him" })
+    .bind(if index.is_multiple_of(2) { "female" } else { "male" })
+    .bind(if index.is_multiple_of(2) { "she/her" } else { "he/him" })
     .bind(format!("{}.{}@mail.example", first.to_lowercase(), last.to_lowercase()))
     .bind(format!("555-01{:02}", index % 100))
     .bind(plan.practice.city)
@@ -466,7 +466,7 @@ async fn load_patient(
         clinicians[clinician].provider_id,
     )
     .await?;
-    if index % 3 == 0 {
+    if index.is_multiple_of(3) {
         insert_diagnosis(
             tx,
             plan,
@@ -928,7 +928,7 @@ async fn load_notes(
         .execute(&mut **tx)
         .await?;
         let is_latest = latest_week(session.patient) == Some(session.week);
-        if is_latest && patient.index % 3 == 0 {
+        if is_latest && patient.index.is_multiple_of(3) {
             continue; // a note still to sign
         }
         let signed_at = session_end(tx, plan, session.encounter_id).await? + Duration::hours(2);
@@ -956,20 +956,19 @@ async fn load_notes(
         let supervisor = CLINICIANS[patient.clinician]
             .requires_supervision
             .then(|| clinicians[1].provider_id);
-        if let Some(supervisor) = supervisor {
-            if !is_latest {
-                insert_signature(
-                    tx,
-                    plan,
-                    &key,
-                    note_id,
-                    supervisor,
-                    "supervisor",
-                    &hash,
-                    signed_at + Duration::days(1),
-                )
-                .await?;
-            }
+        // The latest note of a supervised clinician still waits for its cosignature.
+        if let Some(supervisor) = supervisor.filter(|_| !is_latest) {
+            insert_signature(
+                tx,
+                plan,
+                &key,
+                note_id,
+                supervisor,
+                "supervisor",
+                &hash,
+                signed_at + Duration::days(1),
+            )
+            .await?;
         }
 
         // The first note of patient 1 is amended, of patient 2 addended.
