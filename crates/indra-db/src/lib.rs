@@ -4,6 +4,7 @@
 //! build needs no database and no offline query data.
 
 pub mod audit;
+pub mod bench;
 pub mod demo;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,8 +1,10 @@
 //! `indra`: the one binary, with a subcommand per job.
 
 mod audit;
+mod bench;
 mod demo;
 mod migrate;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -32,6 +34,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the API and the web application until Ctrl-C or SIGTERM.
+    Serve(serve::ServeArgs),
     /// Create the database when missing and apply the embedded migrations (idempotent).
     Migrate,
     /// Audit log commands.
@@ -41,6 +45,11 @@ enum Command {
     },
     /// Load demo organizations, users and patients (skips demo organizations already loaded).
     Demo(demo::DemoArgs),
+    /// Benchmarks, each in a scratch database it creates (and drops) on a local server.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,15 +58,27 @@ enum AuditCommand {
     Verify(audit::VerifyArgs),
 }
 
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Throughput of concurrent patient inserts with and without the audit trigger and hash chain.
+    AuditWrites(bench::AuditWritesArgs),
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    // PostgreSQL's NOTICEs (e.g. "role already exists" in idempotent migrations) are noise.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            // PostgreSQL's NOTICEs (e.g. "role already exists" in idempotent migrations) are noise.
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn")),
-        )
-        .init();
+        .with_env_filter(filter);
+    if std::env::var("INDRA_LOG_FORMAT").as_deref() == Ok("json") {
+        logs.json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init();
+    } else {
+        logs.init();
+    }
     let cli = Cli::parse();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -98,10 +119,14 @@ fn error_chain(e: &anyhow::Error) -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Serve(args) => serve::run(&cli.database_url, args).await,
         Command::Migrate => migrate::run(&cli.database_url).await,
         Command::Audit {
             command: AuditCommand::Verify(args),
         } => audit::verify(&cli.database_url, args).await,
         Command::Demo(args) => demo::run(&cli.database_url, args).await,
+        Command::Bench {
+            command: BenchCommand::AuditWrites(args),
+        } => bench::audit_writes(&cli.database_url, args).await,
     }
 }

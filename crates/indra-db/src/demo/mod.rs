@@ -407,6 +407,19 @@ async fn load_organization(
     load_claims(tx, plan, &clinicians, &patients, &sessions).await?;
     load_treatment_plans(tx, plan, &clinicians, &patients, today).await?;
     load_ai_runs(tx, plan, &clinicians, &patients, &sessions, this_monday).await?;
+
+    // The front desk registered the first patient through the API with an Idempotency-Key:
+    // the stored answer a retry of that request would get.
+    sqlx::query(
+        "insert into idempotency_keys (org_id, user_id, key, request_hash, status_code, response_body)
+         values ($1, $2, 'demo-register-first-patient', $3, 201, $4)",
+    )
+    .bind(org)
+    .bind(user_ids[user_ids.len() - 1])
+    .bind(&Sha256::digest(b"POST /api/v1/patients")[..])
+    .bind(json!({"id": patients[0].id}))
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

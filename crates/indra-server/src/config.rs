@@ -1,0 +1,181 @@
+//! The server's configuration, from the environment. Secrets are wrapped so they never print.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+
+/// A value that must never reach a log or a terminal: `Debug` and `Display` show `***`.
+#[derive(Clone)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub database_url: Secret<String>,
+    /// HS256 key for access tokens; shared with Supabase Auth when tokens come from there.
+    pub jwt_secret: Secret<Vec<u8>>,
+    /// Where a generated JWT secret is kept between restarts.
+    pub data_dir: PathBuf,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// Every statement of a request is cancelled after this long.
+    pub statement_timeout: Duration,
+    pub max_connections: u32,
+    /// Cookies get the Secure flag (set it when the server is reached over HTTPS).
+    pub secure_cookies: bool,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Reads `INDRA_*` variables and `DATABASE_URL`. When `INDRA_JWT_SECRET` is unset, a secret
+    /// is generated once and kept in the data directory, so restarts keep sessions.
+    pub fn from_env(addr: SocketAddr, database_url: String) -> anyhow::Result<Self> {
+        let data_dir = std::env::var_os("INDRA_DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(".indra"));
+        let jwt_secret = match std::env::var("INDRA_JWT_SECRET") {
+            Ok(secret) if secret.len() >= 32 => secret.into_bytes(),
+            Ok(_) => anyhow::bail!("INDRA_JWT_SECRET must be at least 32 characters"),
+            Err(_) => local_jwt_secret(&data_dir)?,
+        };
+        let secure_cookies =
+            std::env::var("INDRA_SECURE_COOKIES").is_ok_and(|v| v == "true" || v == "1");
+        let log_format = match std::env::var("INDRA_LOG_FORMAT").as_deref() {
+            Ok("json") => LogFormat::Json,
+            Ok("text") | Err(_) => LogFormat::Text,
+            Ok(other) => anyhow::bail!("INDRA_LOG_FORMAT must be text or json, not {other:?}"),
+        };
+        Ok(Self {
+            addr,
+            database_url: Secret::new(database_url),
+            jwt_secret: Secret::new(jwt_secret),
+            data_dir,
+            access_token_ttl: Duration::from_secs(env_u64("INDRA_ACCESS_TOKEN_SECONDS", 900)?),
+            refresh_token_ttl: Duration::from_secs(env_u64(
+                "INDRA_REFRESH_TOKEN_SECONDS",
+                14 * 24 * 3600,
+            )?),
+            statement_timeout: Duration::from_millis(env_u64("INDRA_STATEMENT_TIMEOUT_MS", 5000)?),
+            max_connections: env_u64("INDRA_DB_MAX_CONNECTIONS", 16)?.try_into()?,
+            secure_cookies,
+            log_format,
+        })
+    }
+
+    /// A configuration for tests: a fixed secret, nothing read from the environment.
+    pub fn for_tests(database_url: String, jwt_secret: &[u8]) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: Secret::new(database_url),
+            jwt_secret: Secret::new(jwt_secret.to_vec()),
+            data_dir: std::env::temp_dir(),
+            access_token_ttl: Duration::from_secs(900),
+            refresh_token_ttl: Duration::from_secs(3600),
+            statement_timeout: Duration::from_secs(5),
+            max_connections: 8,
+            secure_cookies: false,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+fn env_u64(name: &str, default: u64) -> anyhow::Result<u64> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .with_context(|| format!("{name} must be a whole number, not {value:?}")),
+        Err(_) => Ok(default),
+    }
+}
+
+/// The JWT secret of a local run: read from `<data_dir>/jwt-secret`, created (0600) when missing.
+fn local_jwt_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join("jwt-secret");
+    if let Ok(existing) = std::fs::read(&path)
+        && existing.len() >= 32
+    {
+        return Ok(existing);
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let mut secret = [0u8; 48];
+    getrandom::fill(&mut secret)
+        .map_err(|e| anyhow::anyhow!("no randomness for the JWT secret: {e}"))?;
+    let encoded = hex::encode(secret).into_bytes();
+    write_private(&path, &encoded)?;
+    tracing::info!(path = %path.display(), "generated a JWT secret for this data directory");
+    Ok(encoded)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(contents)?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let config = Config::for_tests(
+            "postgres://u:hunter2@h/db".into(),
+            b"0123456789abcdef0123456789abcdef",
+        );
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
+    }
+
+    #[test]
+    fn a_local_secret_survives_a_restart() {
+        let dir = std::env::temp_dir().join(format!("indra-config-test-{}", uuid::Uuid::new_v4()));
+        let first = local_jwt_secret(&dir).unwrap();
+        let second = local_jwt_secret(&dir).unwrap();
+        assert_eq!(first, second);
+        assert!(first.len() >= 32);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,98 @@
+//! Indra's HTTP server: the JSON API under `/api/v1` and the web application.
+//!
+//! A request's path reads in one direction: router -> [`CallerTx`](platform::caller::CallerTx)
+//! (the caller and their transaction, under row-level security) -> handler -> SQL, and back as
+//! one error type, [`ApiError`](error::ApiError), answered as problem+json.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod ops;
+pub mod platform;
+pub mod state;
+pub mod web;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::config::Config;
+use crate::ops::{health, metrics, request_id};
+use crate::platform::{me, organization, sign_in, users};
+use crate::state::AppState;
+
+/// Request bodies larger than this are refused (413).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The whole application, ready to serve.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/auth/token", post(sign_in::sign_in))
+        .route("/api/v1/auth/refresh", post(sign_in::refresh))
+        .route("/api/v1/auth/logout", post(sign_in::logout))
+        .route("/api/v1/me", get(me::me))
+        .route(
+            "/api/v1/organization",
+            get(organization::get_organization).patch(organization::update_organization),
+        )
+        .route(
+            "/api/v1/users",
+            get(users::list_users).post(users::create_user),
+        )
+        .route(
+            "/api/v1/users/{id}",
+            get(users::get_user).patch(users::update_user),
+        )
+        .route("/api/v1/openapi.json", get(api::openapi::serve_document))
+        .merge(web::router())
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        // After routing, so requests are counted and logged under their route template.
+        .route_layer(from_fn_with_state(state.clone(), metrics::track))
+        .layer(from_fn(request_id::assign_request_id))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::new())
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+    let state = AppState::new(config.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    on_listening(listener.local_addr()?);
+    axum::serve(
+        listener,
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    state.db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,122 @@
+//! What every handler shares, and the one door to the database.
+//!
+//! The pool is private to [`Database`]. A handler reaches the database only through a
+//! [`CallerTx`](crate::platform::caller::CallerTx), which opens a transaction as the request's
+//! caller. The few places that must work without a signed-in caller are named methods here,
+//! each saying why: sign-in and sessions (nobody is signed in yet), and the readiness probe.
+
+use std::sync::Arc;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::ops::metrics::Metrics;
+use crate::platform::tokens::TokenKeys;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub db: Database,
+    pub tokens: TokenKeys,
+    pub metrics: Metrics,
+    /// An argon2id hash of a random password: verified against when an e-mail address is
+    /// unknown, so a wrong address costs the same time as a wrong password.
+    pub decoy_password_hash: String,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub async fn new(config: Config) -> anyhow::Result<Self> {
+        let options: PgConnectOptions = config.database_url.expose().parse()?;
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Self::with_pool(config, pool)
+    }
+
+    pub fn with_pool(config: Config, pool: PgPool) -> anyhow::Result<Self> {
+        let tokens = TokenKeys::new(config.jwt_secret.expose(), config.access_token_ttl);
+        let mut decoy = [0u8; 24];
+        getrandom::fill(&mut decoy).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        let decoy_password_hash = crate::platform::passwords::hash_password(&hex::encode(decoy))?;
+        Ok(Self(Arc::new(Inner {
+            config,
+            db: Database { pool },
+            tokens,
+            metrics: Metrics::default(),
+            decoy_password_hash,
+        })))
+    }
+}
+
+/// The database, reachable only through the methods below.
+pub struct Database {
+    pool: PgPool,
+}
+
+/// The caller's identity as the database knows it now (not as the token claimed it).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Identity {
+    pub user_id: Uuid,
+    pub org_id: Uuid,
+    pub user_role: String,
+}
+
+impl Database {
+    /// Opens a transaction as the person `auth_id` names: `app.begin_request` reads their
+    /// organization and role from `users`, sets the claims, the request id and the statement
+    /// timeout, and switches to `authenticated`, in one round trip. `None` when the identity is
+    /// unknown or deactivated.
+    pub(crate) async fn begin_as(
+        &self,
+        auth_id: Uuid,
+        request_id: &str,
+        statement_timeout: std::time::Duration,
+    ) -> Result<Option<(Identity, Transaction<'static, Postgres>)>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let identity: Option<Identity> =
+            sqlx::query_as("select user_id, org_id, user_role from app.begin_request($1, $2, $3)")
+                .bind(auth_id)
+                .bind(request_id)
+                .bind(format!("{}ms", statement_timeout.as_millis()))
+                .fetch_optional(&mut *tx)
+                .await?;
+        Ok(identity.map(|identity| (identity, tx)))
+    }
+
+    /// Service door: sign-in, token refresh, sign-out and web sessions. Nobody is signed in
+    /// yet, and the secrets they need (password hashes, refresh tokens) live in `indra_auth`,
+    /// which only the application's login role may read. Runs as that login role; no API role.
+    pub(crate) async fn sign_in_door(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// Service door: the readiness probe asks whether the database answers and the schema is
+    /// current. It reads no organization's data.
+    pub(crate) async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Connections open and idle, for the metrics.
+    pub(crate) fn pool_usage(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
