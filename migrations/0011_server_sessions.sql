@@ -139,3 +139,10 @@ end
 $$;
 revoke execute on function app.set_password(uuid, text) from public;
 grant execute on function app.set_password(uuid, text) to authenticated;
+
+-- The audit page shows admins whether their organization's chain verifies: they may read its
+-- head (the last sequence number and hash), nothing else of the table.
+grant select on audit_chain_heads to authenticated;
+create policy audit_chain_heads_select on audit_chain_heads for select to authenticated
+    using (org_id = (select app.org_id()) and (select app.caller_is('admin')));
+comment on policy audit_chain_heads_select on audit_chain_heads is 'Admins verify their own organization''s audit chain.';
