@@ -17,6 +17,33 @@ $$;
 revoke execute on function app.identify(uuid) from public;
 grant execute on function app.identify(uuid) to indra_app;
 
+-- The login role reaches the helper functions (it does not inherit the API roles' grants).
+grant usage on schema app to indra_app;
+
+-- The account an e-mail address signs in to, with its password hash: for the sign-in door only.
+-- SECURITY DEFINER so the login role needs no grant on `users` (whose policies serve the API
+-- roles) and reads exactly this, across organizations, because nobody is signed in yet.
+create function app.account_for_sign_in(p_email text)
+returns table (auth_id uuid, org_id uuid, user_role text, password_hash text)
+language sql stable security definer
+set search_path = pg_catalog, public
+as $$
+    select u.auth_id, u.org_id, u.role::text, c.password_hash
+      from public.users u join indra_auth.password_credentials c on c.auth_id = u.auth_id
+     where u.email = p_email::citext and u.is_active
+$$;
+revoke execute on function app.account_for_sign_in(text) from public;
+grant execute on function app.account_for_sign_in(text) to indra_app;
+
+-- The schema version the database is at, for the readiness probe of a server logged in as
+-- indra_app (which may not read the migrations' bookkeeping table itself).
+create function app.schema_version() returns bigint
+language sql stable security definer
+set search_path = pg_catalog, public
+as $$ select max(version) from public._sqlx_migrations where success $$;
+revoke execute on function app.schema_version() from public;
+grant execute on function app.schema_version() to indra_app;
+
 -- Opens a request as its caller, in one round trip: the caller's claims (from the database,
 -- not from the token), the request id for the audit log, the statement timeout, then the
 -- switch to `authenticated`. Returns no row, and switches nothing, for an unknown or

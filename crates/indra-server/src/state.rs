@@ -106,7 +106,7 @@ impl Database {
     /// Service door: the readiness probe asks whether the database answers and the schema is
     /// current. It reads no organization's data.
     pub(crate) async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
+        sqlx::query_scalar("select app.schema_version()")
             .fetch_one(&self.pool)
             .await
     }

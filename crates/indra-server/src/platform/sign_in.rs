@@ -118,9 +118,7 @@ pub async fn check_password(
         }
     }
     let account: Option<Account> = sqlx::query_as::<_, (Uuid, Uuid, String, String)>(
-        "select u.auth_id, u.org_id, u.role::text, c.password_hash
-           from users u join indra_auth.password_credentials c on c.auth_id = u.auth_id
-          where u.email = $1 and u.is_active",
+        "select auth_id, org_id, user_role, password_hash from app.account_for_sign_in($1)",
     )
     .bind(email)
     .fetch_optional(&mut *tx)
@@ -240,9 +238,9 @@ pub async fn refresh(
     let mut tx = state.db.sign_in_door().await?;
     let row: Option<RefreshTokenState> = sqlx::query_as(
         "select t.family_id, t.auth_id, t.spent_at is not null, t.revoked_at is not null, t.expires_at <= now(),
-                u.org_id, u.role::text
+                u.org_id, u.user_role
            from indra_auth.refresh_tokens t
-           left join users u on u.auth_id = t.auth_id and u.is_active
+           left join lateral app.identify(t.auth_id) u on true
           where t.token_hash = $1
             for update of t",
     )

@@ -36,7 +36,15 @@ impl TestApp {
     pub async fn spawn() -> Self {
         let db = TestDb::with_demo(2).await.unwrap();
         let config = Config::for_tests(db.url().to_owned(), JWT_SECRET);
-        let state = AppState::with_pool(config, db.pool.clone()).unwrap();
+        // As in production: the server logs in as `indra_app`, which owns nothing and may only
+        // switch to the API roles. (`db.pool` stays the owner, for setting up and checking.)
+        let options: sqlx::postgres::PgConnectOptions = db.url().parse().unwrap();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.username("indra_app"))
+            .await
+            .unwrap();
+        let state = AppState::with_pool(config, pool).unwrap();
         let router = indra_server::app(state.clone());
         Self { db, router, state }
     }
