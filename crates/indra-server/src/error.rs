@@ -247,6 +247,8 @@ fn field_of(constraint: &str, table: &str) -> Option<String> {
         .iter()
         .find_map(|suffix| constraint.strip_suffix(suffix))?;
     let column = stem.strip_prefix(table)?.strip_prefix('_')?;
+    // Foreign keys between tenant tables carry org_id first: the field is the column after it.
+    let column = column.strip_prefix("org_id_").unwrap_or(column);
     (!column.is_empty()).then(|| column.to_owned())
 }
 
@@ -278,6 +280,10 @@ mod tests {
             )
             .as_deref(),
             Some("diagnosis_pointers")
+        );
+        assert_eq!(
+            field_of("encounters_org_id_patient_id_fkey", "encounters").as_deref(),
+            Some("patient_id")
         );
         assert_eq!(field_of("nonsense", "users"), None);
     }

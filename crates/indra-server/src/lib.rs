@@ -22,7 +22,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::Config;
 use crate::ops::{health, metrics, request_id};
-use crate::platform::{me, organization, sign_in, users};
+use crate::platform::{me, organization, providers, sign_in, users};
 use crate::state::AppState;
 
 /// Request bodies larger than this are refused (413).
@@ -46,6 +46,14 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/v1/users/{id}",
             get(users::get_user).patch(users::update_user),
+        )
+        .route(
+            "/api/v1/providers",
+            get(providers::list_providers).post(providers::create_provider),
+        )
+        .route(
+            "/api/v1/providers/{id}",
+            get(providers::get_provider).patch(providers::update_provider),
         )
         .route("/api/v1/openapi.json", get(api::openapi::serve_document))
         .merge(web::router())

@@ -1,12 +1,13 @@
 //! `indra audit verify`: re-computes every organization's audit hash chain from the stored rows.
 //!
 //! Run it with the database owner's (superuser's) connection: it must see every organization's
-//! rows, which row-level security hides from every application role.
+//! rows, which row-level security hides from every application role. An admin checks their own
+//! organization's chain through their own transaction with [`verify_org_chain_as_caller`].
 
 use futures_util::TryStreamExt;
 use indra_rules::audit::chain::{AuditRowFields, ChainBreak, ChainVerifier, StoredRow};
 use sqlx::postgres::{PgPool, PgRow};
-use sqlx::{Connection, Row};
+use sqlx::{Connection, PgConnection, Row};
 use uuid::Uuid;
 
 use crate::Result;
@@ -60,6 +61,18 @@ where org_id = $1
 order by seq
 "#;
 
+/// [`ROWS_SQL`] up to a chain head's `seq` (`$2`).
+const ROWS_UP_TO_SQL: &str = r#"
+select id::text, org_id::text, seq, table_name, record_id::text, action::text,
+       old_data::text, new_data::text, changed_fields::text, patient_id::text,
+       actor_user_id::text, actor_role, request_id,
+       (extract(epoch from occurred_at) * 1000000)::bigint,
+       prev_hash, row_hash
+from audit_log
+where org_id = $1 and seq <= $2
+order by seq
+"#;
+
 /// Verifies the audit chain of `org`, or of every organization when `org` is `None`.
 ///
 /// Rows are streamed and checked one at a time, so memory stays flat however long a chain is.
@@ -107,6 +120,52 @@ async fn verify_org(pool: &PgPool, org_id: Uuid) -> Result<ChainReport> {
             .err();
     }
     tx.rollback().await?;
+    Ok(ChainReport {
+        org_id,
+        rows,
+        broken,
+    })
+}
+
+/// Verifies one organization's chain on a connection whose transaction is already open, such as
+/// an admin's request transaction (row-level security lets admins read their own organization's
+/// `audit_log` rows and chain head, nothing else).
+///
+/// That transaction may be READ COMMITTED, where rows committed between two statements become
+/// visible to the second. So the head is read first, and the rows up to the head's `seq` are
+/// checked against it: rows the application appends meanwhile are left for the next check
+/// rather than mistaken for a tampered tail. `indra audit verify`, in one snapshot, also checks
+/// rows beyond the head.
+pub async fn verify_org_chain_as_caller(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+) -> Result<ChainReport> {
+    let head: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("select last_seq, last_hash from audit_chain_heads where org_id = $1")
+            .bind(org_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let mut verifier = ChainVerifier::new();
+    let mut broken = None;
+    {
+        let mut rows = sqlx::query(ROWS_UP_TO_SQL)
+            .bind(org_id)
+            // Without a head, every row: rows without a head are a break to report.
+            .bind(head.as_ref().map_or(i64::MAX, |(seq, _)| *seq))
+            .fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            if let Err(b) = verifier.push(&stored_row(&row)?) {
+                broken = Some(b);
+                break;
+            }
+        }
+    }
+    let rows = verifier.rows();
+    if broken.is_none() {
+        broken = verifier
+            .finish(head.as_ref().map(|(seq, hash)| (*seq, hash.as_slice())))
+            .err();
+    }
     Ok(ChainReport {
         org_id,
         rows,

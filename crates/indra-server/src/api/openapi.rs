@@ -15,8 +15,9 @@ use crate::platform::{me, organization, providers, sign_in, users};
         me::me,
         organization::get_organization, organization::update_organization,
         users::list_users, users::create_user, users::get_user, users::update_user,
+        providers::list_providers, providers::create_provider, providers::get_provider, providers::update_provider,
     ),
-    components(schemas(Problem, providers::Provider)),
+    components(schemas(Problem, providers::Provider, providers::NewProvider, providers::ProviderChange, providers::NoteFormatCode)),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Signing in"), (name = "platform", description = "The practice, its users and clinicians"))
 )]

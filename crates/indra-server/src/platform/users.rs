@@ -91,6 +91,7 @@ pub async fn list_users(
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "platform",
+    params(("id" = Uuid, Path, description = "The user's id")),
     responses((status = 200, body = User, headers(("ETag" = String))), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn get_user(mut db: CallerTx, Path(id): Path<Uuid>) -> Result<Tagged<User>, ApiError> {
@@ -175,7 +176,8 @@ pub async fn create_user(
 
 /// Changes a user's name or role, or deactivates them (admins). Requires `If-Match`.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "platform", request_body = UserChange,
-    params(("If-Match" = String, Header, description = "The ETag of the version being changed")),
+    params(("id" = Uuid, Path, description = "The user's id"),
+           ("If-Match" = String, Header, description = "The ETag of the version being changed")),
     responses((status = 200, body = User), (status = 404, body = crate::error::Problem),
               (status = 412, body = crate::error::Problem), (status = 428, body = crate::error::Problem)),
     security(("bearer" = [])))]

@@ -1,9 +1,91 @@
 //! The web application: server-rendered pages for a browser, signed in with a session cookie.
+//!
+//! Pages go through the same door as the API: [`PageTx`](page::PageTx) is the
+//! [`CallerTx`](crate::platform::caller::CallerTx) of the request, whose rejections become a
+//! redirect to the sign-in page or an HTML error page instead of problem+json. Every form that
+//! changes something carries the session's CSRF token and its handler checks it first.
+//! Templates (askama, checked at compile time) live in `templates/`, the style sheet in
+//! `assets/`; the pages need no JavaScript.
+
+mod admin;
+mod error;
+mod page;
+mod patients;
+mod placeholders;
+mod session;
+mod today;
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::middleware::map_response;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 
 use crate::state::AppState;
 
+pub use error::WebError;
+
+/// The style sheet, compiled into the binary.
+const STYLE_SHEET: &str = include_str!("../../assets/indra.css");
+
+/// The pages, the forms they post to, and the style sheet.
 pub fn router() -> Router<AppState> {
+    let pages = Router::new()
+        .route("/login", get(session::sign_in_page).post(session::sign_in))
+        .route("/logout", post(session::sign_out))
+        .route("/", get(today::today))
+        .route("/patients", get(patients::list))
+        .route("/schedule", get(placeholders::schedule))
+        .route("/billing", get(placeholders::billing))
+        .route("/assistant", get(placeholders::assistant))
+        .route("/admin", get(admin::home))
+        .route(
+            "/admin/users",
+            get(admin::users::page).post(admin::users::create),
+        )
+        .route("/admin/users/{id}/role", post(admin::users::change_role))
+        .route("/admin/users/{id}/active", post(admin::users::set_active))
+        .route(
+            "/admin/providers",
+            get(admin::providers::page).post(admin::providers::create),
+        )
+        .route("/admin/audit", get(admin::audit::page))
+        .layer(map_response(page_headers));
     Router::new()
+        .route("/assets/indra.css", get(style_sheet))
+        .merge(pages)
+}
+
+async fn style_sheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            // The file changes only with a new release; a day keeps it fresh enough.
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        STYLE_SHEET,
+    )
+        .into_response()
+}
+
+/// Headers of every page: pages hold patients' names, so no cache keeps them; no other site may
+/// frame them, and nothing but this origin's style sheet loads into them.
+async fn page_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CACHE_CONTROL, "no-store"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    }
+    response
 }

@@ -1,0 +1,292 @@
+//! What every signed-in page shares: the caller's transaction, the layout around the content
+//! (who is signed in, the navigation, the sign-out form), and rendering.
+
+use std::ops::{Deref, DerefMut};
+
+use askama::Template;
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::platform::caller::{CallerTx, UserRole};
+use crate::state::AppState;
+use crate::web::error::WebError;
+
+/// The request's [`CallerTx`], for a page: a missing or expired session redirects to the
+/// sign-in page, other refusals render an HTML error page.
+pub struct PageTx(CallerTx);
+
+impl FromRequestParts<AppState> for PageTx {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        Ok(Self(CallerTx::from_request_parts(parts, state).await?))
+    }
+}
+
+impl Deref for PageTx {
+    type Target = CallerTx;
+    fn deref(&self) -> &CallerTx {
+        &self.0
+    }
+}
+
+impl DerefMut for PageTx {
+    fn deref_mut(&mut self) -> &mut CallerTx {
+        &mut self.0
+    }
+}
+
+impl PageTx {
+    pub async fn commit(self) -> Result<(), WebError> {
+        Ok(self.0.commit().await?)
+    }
+
+    /// Refuses a form whose CSRF token is not the session's.
+    pub fn require_csrf(&self, form_token: &str) -> Result<(), WebError> {
+        Ok(self.caller.require_csrf(form_token)?)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.caller.role == UserRole::Admin
+    }
+}
+
+/// The parts of the application, as the navigation names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Today,
+    Patients,
+    Schedule,
+    Billing,
+    Assistant,
+    AdminUsers,
+    AdminProviders,
+    AdminAudit,
+}
+
+impl Section {
+    fn is_admin(self) -> bool {
+        matches!(
+            self,
+            Self::AdminUsers | Self::AdminProviders | Self::AdminAudit
+        )
+    }
+}
+
+/// A link of a navigation bar.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// Around every signed-in page: who is signed in, where they are, and the sign-out form.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub full_name: String,
+    pub role: &'static str,
+    /// Echoed by every form of the page; empty for a caller with a bearer token (no session).
+    pub csrf_token: String,
+    pub nav: Vec<NavItem>,
+    /// The administration pages' own navigation, on those pages.
+    pub admin_nav: Vec<NavItem>,
+}
+
+impl Layout {
+    pub async fn load(db: &mut PageTx, section: Section) -> Result<Self, WebError> {
+        let user_id = db.caller.user_id;
+        let full_name: String = sqlx::query_scalar("select full_name from users where id = $1")
+            .bind(user_id)
+            .fetch_one(db.conn())
+            .await?;
+        let is_admin = db.is_admin();
+        let item = |href, label, this: Section| NavItem {
+            href,
+            label,
+            current: this == section,
+        };
+        let mut nav = vec![
+            item("/", "Today", Section::Today),
+            item("/patients", "Patients", Section::Patients),
+            item("/schedule", "Schedule", Section::Schedule),
+            item("/billing", "Billing", Section::Billing),
+            item("/assistant", "Assistant", Section::Assistant),
+        ];
+        let mut admin_nav = Vec::new();
+        if is_admin {
+            nav.push(NavItem {
+                href: "/admin/users",
+                label: "Admin",
+                current: section.is_admin(),
+            });
+            if section.is_admin() {
+                admin_nav = vec![
+                    item("/admin/users", "Users", Section::AdminUsers),
+                    item("/admin/providers", "Providers", Section::AdminProviders),
+                    item("/admin/audit", "Audit log", Section::AdminAudit),
+                ];
+            }
+        }
+        Ok(Self {
+            full_name,
+            role: db.caller.role.as_str(),
+            csrf_token: db
+                .caller
+                .web_session
+                .as_ref()
+                .map(|s| s.csrf_token.clone())
+                .unwrap_or_default(),
+            nav,
+            admin_nav,
+        })
+    }
+
+    /// The 403 page for a caller whose role may not open this page, inside the layout.
+    pub fn forbidden(self, detail: &str) -> WebError {
+        WebError::new(ApiError::Forbidden(detail.to_owned())).with_layout(self)
+    }
+}
+
+/// An option of a `<select>`.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+impl Choice {
+    pub fn new(value: impl Into<String>, label: impl Into<String>, current: &str) -> Self {
+        let value = value.into();
+        Self {
+            selected: value == current,
+            value,
+            label: label.into(),
+        }
+    }
+}
+
+/// A form's value that was not accepted: which field, and a sentence that names it.
+#[derive(Debug, Clone)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    /// The field error an [`ApiError`] describes, when it is about a value the user entered
+    /// (a refused value, or one that conflicts with another record); `None` otherwise.
+    pub fn from_api(error: &ApiError) -> Option<(StatusCode, Self)> {
+        let (status, field, detail) = match error {
+            ApiError::Invalid { field, detail } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, field, detail)
+            }
+            ApiError::Conflict { field, detail } => (StatusCode::CONFLICT, field, detail),
+            _ => return None,
+        };
+        let field = field.clone().unwrap_or_default();
+        // A check the API has no words for reads like PostgreSQL; say it plainly.
+        let detail = if detail.starts_with("new row for relation") || detail.contains("violates") {
+            "not an accepted value"
+        } else {
+            detail.as_str()
+        };
+        let message = match field_label(&field) {
+            Some(label) => format!("{label}: {detail}"),
+            None => capitalized(detail),
+        };
+        Some((status, Self { field, message }))
+    }
+}
+
+/// How a form names a field.
+fn field_label(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "full_name" => "Full name",
+        "email" => "Email",
+        "role" => "Role",
+        "password" => "Password",
+        "first_name" => "First name",
+        "last_name" => "Last name",
+        "credentials" => "Credentials",
+        "npi" => "NPI",
+        "license_number" => "License number",
+        "license_state" => "License state",
+        "taxonomy_code" => "Taxonomy code",
+        "preferred_note_format" => "Note format",
+        "requires_supervision" => "Requires supervision",
+        f if f.ends_with("supervisor_id") => "Supervisor",
+        f if f.ends_with("user_id") => "User",
+        _ => return None,
+    })
+}
+
+/// `the form is out of date` -> `The form is out of date`.
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+/// Renders a page with a status.
+pub fn render<T: Template>(status: StatusCode, template: &T) -> Result<Response, WebError> {
+    let html = template
+        .render()
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("rendering a page")))?;
+    Ok((status, Html(html)).into_response())
+}
+
+/// `%`-encodes a query parameter's value.
+pub fn url_encoded(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A non-empty, trimmed form value.
+pub fn filled(value: &str) -> Option<&str> {
+    let value = value.trim();
+    (!value.is_empty()).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(url_encoded("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(url_encoded("P-12_3.x~"), "P-12_3.x~");
+    }
+
+    #[test]
+    fn field_errors_name_the_field() {
+        let npi = ApiError::invalid(
+            "npi",
+            "not a valid NPI: 10 digits with a correct check digit",
+        );
+        let (status, error) = FieldError::from_api(&npi).unwrap();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(error.message.starts_with("NPI: not a valid NPI"));
+        let raw = ApiError::invalid(
+            "license_state",
+            "new row for relation \"providers\" violates check constraint",
+        );
+        assert_eq!(
+            FieldError::from_api(&raw).unwrap().1.message,
+            "License state: not an accepted value"
+        );
+        assert!(FieldError::from_api(&ApiError::NotFound).is_none());
+    }
+}

@@ -1,0 +1,85 @@
+//! The parts of the application still to come, each saying what it will hold.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use crate::web::error::WebError;
+use crate::web::page::{Layout, PageTx, Section, render};
+
+#[derive(Template)]
+#[template(path = "placeholder.html")]
+struct PlaceholderPage {
+    layout: Layout,
+    title: &'static str,
+    lead: &'static str,
+    coming: &'static [&'static str],
+}
+
+async fn placeholder(
+    mut db: PageTx,
+    section: Section,
+    title: &'static str,
+    lead: &'static str,
+    coming: &'static [&'static str],
+) -> Result<Response, WebError> {
+    let layout = Layout::load(&mut db, section).await?;
+    db.commit().await?;
+    render(
+        StatusCode::OK,
+        &PlaceholderPage {
+            layout,
+            title,
+            lead,
+            coming,
+        },
+    )
+}
+
+pub async fn schedule(db: PageTx) -> Result<Response, WebError> {
+    placeholder(
+        db,
+        Section::Schedule,
+        "Schedule",
+        "The practice's calendar will live here.",
+        &[
+            "Each clinician's day and week, in the practice's time zone.",
+            "Booking, moving and cancelling appointments, with recurring series.",
+            "No double booking: the database refuses overlapping appointments of one clinician.",
+            "Checking patients in and marking no-shows.",
+        ],
+    )
+    .await
+}
+
+pub async fn billing(db: PageTx) -> Result<Response, WebError> {
+    placeholder(
+        db,
+        Section::Billing,
+        "Billing",
+        "Claims and payments will live here.",
+        &[
+            "The queue of signed sessions ready to bill, with suggested CPT codes.",
+            "Claims checked before they go out, then sent as 837P files.",
+            "Payments and denials read from 835 remittances.",
+            "Insurance authorizations and the sessions left on them.",
+        ],
+    )
+    .await
+}
+
+pub async fn assistant(db: PageTx) -> Result<Response, WebError> {
+    placeholder(
+        db,
+        Section::Assistant,
+        "Assistant",
+        "Your dictations and the drafts made from them will live here.",
+        &[
+            "Dictate after a session; the assistant drafts the note in your format (SOAP, DAP or BIRP).",
+            "It suggests the billing codes and the follow-up appointment.",
+            "It asks when something is unclear instead of guessing.",
+            "Nothing it writes enters the record until you review it and commit it.",
+        ],
+    )
+    .await
+}

@@ -1,0 +1,126 @@
+//! `GET /`: the day at a glance. A clinician sees their appointments of today (in the practice's
+//! time zone); the others see how busy the practice is and what this page will hold.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use crate::platform::caller::UserRole;
+use crate::web::error::WebError;
+use crate::web::page::{Layout, PageTx, Section, render};
+
+#[derive(Debug, sqlx::FromRow)]
+struct Appointment {
+    starts: String,
+    ends: String,
+    kind: String,
+    modality: String,
+    status: String,
+    patient: String,
+    preferred_name: Option<String>,
+    mrn: String,
+    location: Option<String>,
+}
+
+/// The practice's calendar day and the hour of it, in its own time zone.
+#[derive(Debug, sqlx::FromRow)]
+struct Day {
+    label: String,
+    hour: i32,
+    time_zone: String,
+}
+
+#[derive(Template)]
+#[template(path = "today.html")]
+struct TodayPage {
+    layout: Layout,
+    greeting: String,
+    day: Day,
+    is_provider: bool,
+    has_provider_record: bool,
+    appointments: Vec<Appointment>,
+    practice_appointments: i64,
+}
+
+/// Today's bounds in the organization's zone, as `day_start`, `day_end` (a day is not always 24
+/// hours long).
+const TODAY_SQL: &str = "with zone as (select time_zone as tz from organizations where id = $1)
+    select tz,
+           (date_trunc('day', now() at time zone tz)) at time zone tz as day_start,
+           (date_trunc('day', now() at time zone tz) + interval '1 day') at time zone tz as day_end
+      from zone";
+
+pub async fn today(mut db: PageTx) -> Result<Response, WebError> {
+    let layout = Layout::load(&mut db, Section::Today).await?;
+    let org_id = db.caller.org_id;
+    let day: Day = sqlx::query_as(
+        "select to_char(now() at time zone time_zone, 'FMDay, FMMonth FMDD, YYYY') as label,
+                extract(hour from now() at time zone time_zone)::int as hour,
+                time_zone
+           from organizations where id = $1",
+    )
+    .bind(org_id)
+    .fetch_one(db.conn())
+    .await?;
+    let is_provider = db.caller.role == UserRole::Provider;
+    let has_provider_record: bool = sqlx::query_scalar("select app.provider_id() is not null")
+        .fetch_one(db.conn())
+        .await?;
+    let appointments: Vec<Appointment> = if has_provider_record {
+        sqlx::query_as(&format!(
+            "with today as ({TODAY_SQL})
+             select to_char(a.starts_at at time zone t.tz, 'FMHH12:MI AM') as starts,
+                    to_char(a.ends_at at time zone t.tz, 'FMHH12:MI AM') as ends,
+                    initcap(replace(a.appointment_type::text, '_', ' ')) as kind,
+                    replace(a.modality::text, '_', ' ') as modality,
+                    replace(a.status::text, '_', ' ') as status,
+                    p.last_name || ', ' || p.first_name as patient,
+                    nullif(btrim(p.preferred_name), '') as preferred_name,
+                    p.mrn, a.location
+               from appointments a
+               join patients p on p.org_id = a.org_id and p.id = a.patient_id
+               cross join today t
+              where a.provider_id = app.provider_id()
+                and a.starts_at >= t.day_start and a.starts_at < t.day_end
+              order by a.starts_at, p.last_name"
+        ))
+        .bind(org_id)
+        .fetch_all(db.conn())
+        .await?
+    } else {
+        Vec::new()
+    };
+    let practice_appointments: i64 = sqlx::query_scalar(&format!(
+        "with today as ({TODAY_SQL})
+         select count(*) from appointments a cross join today t
+          where a.starts_at >= t.day_start and a.starts_at < t.day_end and a.status <> 'cancelled'"
+    ))
+    .bind(org_id)
+    .fetch_one(db.conn())
+    .await?;
+    db.commit().await?;
+
+    let first_name = layout
+        .full_name
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let part_of_day = match day.hour {
+        0..12 => "Good morning",
+        12..17 => "Good afternoon",
+        _ => "Good evening",
+    };
+    render(
+        StatusCode::OK,
+        &TodayPage {
+            greeting: format!("{part_of_day}, {first_name}"),
+            layout,
+            day,
+            is_provider,
+            has_provider_record,
+            appointments,
+            practice_appointments,
+        },
+    )
+}

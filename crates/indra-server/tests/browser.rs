@@ -1,0 +1,194 @@
+//! The real application in headless Chromium: a server on a loopback port over a fresh demo
+//! database, driven through chromedriver the way a person uses it (typing, clicking, following
+//! links). Each flow saves a screenshot of its end state under `target/test-output/browser/`.
+//!
+//! They need Debian's `chromium` and `chromium-driver` (scripts/test installs them when it can)
+//! and fail when those are missing, unless `INDRA_SKIP_BROWSER_TESTS=1`. See docs/testing.md.
+
+#[path = "browser/harness.rs"]
+mod harness;
+
+use anyhow::{Context as _, ensure};
+use harness::Browser;
+use indra_db::testing::DEMO_TEST_PASSWORD;
+
+const ADMIN_EMAIL: &str = "admin@riverbend.example";
+const ADMIN_NAME: &str = "Morgan Practice-Admin";
+
+/// The main navigation every signed-in person sees, in order; admins also see "Admin".
+const NAV_LINKS: &[&str] = &["Today", "Patients", "Schedule", "Billing", "Assistant"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_reaches_the_server() {
+    let Some(b) = Browser::start("healthz").await else {
+        return;
+    };
+    let outcome = async {
+        b.goto("/healthz").await?;
+        let body = b.text("body").await?;
+        ensure!(!body.trim().is_empty(), "/healthz showed an empty page");
+        Ok(())
+    }
+    .await;
+    b.finish(outcome).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_signs_in_sees_the_shell_and_signs_out() {
+    let Some(b) = Browser::start("sign_in_and_out").await else {
+        return;
+    };
+    let outcome = sign_in_and_out(&b).await;
+    b.finish(outcome).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_shows_an_alert() {
+    let Some(b) = Browser::start("wrong_password").await else {
+        return;
+    };
+    let outcome = wrong_password(&b).await;
+    b.finish(outcome).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_a_user_who_then_signs_in() {
+    let Some(b) = Browser::start("admin_adds_user").await else {
+        return;
+    };
+    let outcome = admin_adds_user(&b).await;
+    b.finish(outcome).await;
+}
+
+async fn sign_in_and_out(b: &Browser) -> anyhow::Result<()> {
+    b.sign_in(ADMIN_EMAIL, DEMO_TEST_PASSWORD).await?;
+    expect_shell(b, ADMIN_NAME, "admin", true).await?;
+    b.wait_for_path("/").await?;
+    b.screenshot("sign_in_and_out-shell").await?;
+
+    sign_out(b).await?;
+
+    // Signed out for real: the home page no longer shows anyone's shell.
+    b.goto("/").await?;
+    b.wait_for("body").await?;
+    ensure!(
+        !b.exists("span#current-user").await?,
+        "after signing out, / still shows a signed-in shell"
+    );
+    b.goto("/login").await?;
+    b.wait_for("form#sign-in").await?;
+    Ok(())
+}
+
+async fn wrong_password(b: &Browser) -> anyhow::Result<()> {
+    b.sign_in(ADMIN_EMAIL, "not-the-password-2026").await?;
+    let alert = b.text("p[role=alert]").await?;
+    ensure!(!alert.trim().is_empty(), "the sign-in alert is empty");
+    ensure!(
+        !b.exists("span#current-user").await?,
+        "a wrong password signed in"
+    );
+    b.wait_for("form#sign-in #email")
+        .await
+        .context("the form is shown again")?;
+    b.wait_for("form#sign-in #password").await?;
+    Ok(())
+}
+
+async fn admin_adds_user(b: &Browser) -> anyhow::Result<()> {
+    b.sign_in(ADMIN_EMAIL, DEMO_TEST_PASSWORD).await?;
+    expect_shell(b, ADMIN_NAME, "admin", true).await?;
+
+    // Through the navigation, as a person would get there.
+    b.wait_for(r#"nav[aria-label="Main"] a[href="/admin/users"]"#)
+        .await?
+        .click()
+        .await?;
+    b.wait_for_path("/admin/users").await?;
+    let before = b.text("table#users").await?;
+    ensure!(
+        before.contains(ADMIN_EMAIL),
+        "table#users does not list {ADMIN_EMAIL}: {before}"
+    );
+
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let email = format!("front-desk-{suffix}@riverbend.example");
+    let name = "Robin Browser-Test";
+    let password = "a-long-first-password-2026";
+    b.fill("form#new-user [name=full_name]", name).await?;
+    b.fill("form#new-user [name=email]", &email).await?;
+    b.fill("form#new-user [name=password]", password).await?;
+    b.select("form#new-user select[name=role]", "staff").await?;
+    b.submit("form#new-user").await?;
+
+    let status = b.text("p[role=status]").await?;
+    ensure!(!status.trim().is_empty(), "the confirmation is empty");
+    b.wait_for_path("/admin/users").await?;
+    let after = b.text("table#users").await?;
+    ensure!(
+        after.contains(&email),
+        "table#users does not list the new user {email}: {after}"
+    );
+    b.screenshot("admin_adds_user-added").await?;
+
+    sign_out(b).await?;
+    b.sign_in(&email, password).await?;
+    expect_shell(b, name, "staff", false).await?;
+    b.wait_for_path("/").await?;
+
+    // Not an admin: the users page must not show the users or the form to add one.
+    b.goto("/admin/users").await?;
+    b.wait_for("body").await?;
+    ensure!(
+        !b.exists("table#users").await? && !b.exists("form#new-user").await?,
+        "a staff member sees the admin users page"
+    );
+    b.goto("/").await?;
+    expect_shell(b, name, "staff", false).await?;
+    Ok(())
+}
+
+/// The signed-in shell: who is signed in, the main navigation (with Admin only for admins) and
+/// the sign-out form.
+async fn expect_shell(b: &Browser, name: &str, role: &str, admin: bool) -> anyhow::Result<()> {
+    let current = b.text("span#current-user").await?;
+    ensure!(
+        current.contains(name),
+        "span#current-user shows {current:?}, not the name {name:?}"
+    );
+    ensure!(
+        current.to_lowercase().contains(role),
+        "span#current-user shows {current:?}, not the role {role:?}"
+    );
+
+    b.wait_for(r#"nav[aria-label="Main"]"#).await?;
+    let mut labels = Vec::new();
+    for link in b.find_all(r#"nav[aria-label="Main"] a"#).await? {
+        labels.push(link.text().await?.trim().to_owned());
+    }
+    for wanted in NAV_LINKS {
+        ensure!(
+            labels.iter().any(|l| l == wanted),
+            "the main navigation has no {wanted:?} link: {labels:?}"
+        );
+    }
+    let admin_link = b
+        .exists(r#"nav[aria-label="Main"] a[href="/admin/users"]"#)
+        .await?
+        || labels.iter().any(|l| l == "Admin");
+    ensure!(
+        admin_link == admin,
+        "the Admin link is {} for a {role}: {labels:?}",
+        if admin_link { "shown" } else { "missing" }
+    );
+
+    b.wait_for("form#sign-out").await?;
+    Ok(())
+}
+
+async fn sign_out(b: &Browser) -> anyhow::Result<()> {
+    b.submit("form#sign-out").await?;
+    b.wait_for("form#sign-in").await?;
+    b.wait_for_path("/login").await?;
+    Ok(())
+}
