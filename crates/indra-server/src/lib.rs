@@ -60,12 +60,23 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
+        .fallback(not_found)
         // After routing, so requests are counted and logged under their route template.
         .route_layer(from_fn_with_state(state.clone(), metrics::track))
         .layer(from_fn(request_id::assign_request_id))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::new())
         .with_state(state)
+}
+
+/// An unknown path: problem+json under `/api/`, the web application's page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") {
+        error::ApiError::NotFound.into_response()
+    } else {
+        web::error::WebError::not_found().into_response()
+    }
 }
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.

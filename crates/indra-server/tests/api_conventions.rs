@@ -741,3 +741,51 @@ async fn providers_are_created_read_listed_and_changed() {
     assert!(unknown.status.is_client_error(), "{:?}", unknown.status);
     app.close().await;
 }
+
+#[tokio::test]
+async fn bad_input_and_unknown_paths_are_answered_in_kind() {
+    let app = TestApp::spawn().await;
+    let admin = app.sign_in(&app.email_of(0, "admin").await).await;
+    // A body that is not the JSON the endpoint expects: problem+json, 422.
+    let wrong_type = app
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some(&admin),
+            Some(serde_json::json!({"email": 7})),
+            &[],
+        )
+        .await;
+    assert_eq!(wrong_type.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        wrong_type.headers["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(wrong_type.body["type"], "/problems/invalid");
+    // A path id that is no UUID names no record.
+    let not_an_id = app.get("/api/v1/users/not-a-uuid", &admin).await;
+    assert_eq!(
+        (not_an_id.status, not_an_id.body["type"].as_str()),
+        (StatusCode::NOT_FOUND, Some("/problems/not-found"))
+    );
+    // A query that does not parse.
+    let bad_limit = app.get("/api/v1/users?limit=many", &admin).await;
+    assert_eq!(bad_limit.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Unknown paths: problem+json under /api, an HTML page elsewhere.
+    let api = app.get("/api/v1/no-such-thing", &admin).await;
+    assert_eq!(
+        (api.status, api.body["type"].as_str()),
+        (StatusCode::NOT_FOUND, Some("/problems/not-found"))
+    );
+    let page = app
+        .call(Method::GET, "/no-such-page", None, None, &[])
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(
+        page.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    app.close().await;
+}

@@ -2,6 +2,7 @@
 //! ETags with If-Match, cursor pagination, idempotent creation, the OpenAPI document.
 
 pub mod etag;
+pub mod extract;
 pub mod idempotency;
 pub mod openapi;
 pub mod pagination;

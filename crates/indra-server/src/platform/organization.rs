@@ -1,12 +1,12 @@
 //! `/api/v1/organization`: the caller's practice. Everyone reads it; admins change it.
 
-use axum::Json;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::api::etag::{Tagged, etag_of, require_if_match};
+use crate::api::extract;
 use crate::error::ApiError;
 use crate::platform::caller::CallerTx;
 
@@ -69,7 +69,7 @@ pub async fn get_organization(mut db: CallerTx) -> Result<Tagged<Organization>, 
 pub async fn update_organization(
     mut db: CallerTx,
     headers: HeaderMap,
-    Json(change): Json<OrganizationChange>,
+    extract::Json(change): extract::Json<OrganizationChange>,
 ) -> Result<Tagged<Organization>, ApiError> {
     let current = fetch_organization(&mut db).await?;
     require_if_match(&headers, &etag_of(&current))?;

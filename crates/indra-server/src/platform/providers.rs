@@ -5,8 +5,8 @@
 
 use std::fmt;
 
+use crate::api::extract::{Path, Query};
 use axum::Json;
-use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use indra_rules::clinical::note_format::NoteFormat;
@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::api::etag::{Tagged, etag_of, require_if_match};
+use crate::api::extract;
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::pagination::{Cursor, Page, PageQuery, page_of};
 use crate::error::ApiError;
@@ -230,7 +231,7 @@ async fn fetch_provider(db: &mut CallerTx, id: Uuid) -> Result<Provider, ApiErro
 pub async fn create_provider(
     mut db: CallerTx,
     headers: HeaderMap,
-    Json(new): Json<NewProvider>,
+    extract::Json(new): extract::Json<NewProvider>,
 ) -> Result<Response, ApiError> {
     let key = IdempotencyKey::from_request(&headers, "POST /api/v1/providers", &new)?;
     if let Some(key) = &key
@@ -285,7 +286,7 @@ pub async fn update_provider(
     mut db: CallerTx,
     Path(id): Path<Uuid>,
     headers: HeaderMap,
-    Json(change): Json<ProviderChange>,
+    extract::Json(change): extract::Json<ProviderChange>,
 ) -> Result<Tagged<Provider>, ApiError> {
     let current = fetch_provider(&mut db, id).await?;
     require_if_match(&headers, &etag_of(&current))?;

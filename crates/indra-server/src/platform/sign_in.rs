@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::api::extract;
 use crate::error::ApiError;
 use crate::platform::passwords::verify_password;
 use crate::platform::tokens::{new_opaque_token, opaque_token_hash, unix_now};
@@ -77,7 +78,7 @@ struct Account {
 pub async fn sign_in(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
-    Json(request): Json<SignInRequest>,
+    extract::Json(request): extract::Json<SignInRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let email = request.email.trim().to_lowercase();
     let address_key = format!(
@@ -233,7 +234,7 @@ type RefreshTokenState = (Uuid, Uuid, bool, bool, bool, Option<Uuid>, Option<Str
     responses((status = 200, body = TokenResponse), (status = 401, body = crate::error::Problem)))]
 pub async fn refresh(
     State(state): State<AppState>,
-    Json(request): Json<RefreshRequest>,
+    extract::Json(request): extract::Json<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let mut tx = state.db.sign_in_door().await?;
     let row: Option<RefreshTokenState> = sqlx::query_as(
@@ -281,7 +282,7 @@ pub async fn refresh(
     responses((status = 204)))]
 pub async fn logout(
     State(state): State<AppState>,
-    Json(request): Json<RefreshRequest>,
+    extract::Json(request): extract::Json<RefreshRequest>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = state.db.sign_in_door().await?;
     sqlx::query(

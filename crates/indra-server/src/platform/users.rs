@@ -2,8 +2,8 @@
 //! deactivate them; everyone in the organization can list them. Users are never deleted.
 //! Who may do what is decided by the database's policies; these handlers only ask.
 
+use crate::api::extract::{Path, Query};
 use axum::Json;
-use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::api::etag::{Tagged, etag_of, require_if_match};
+use crate::api::extract;
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::pagination::{Cursor, Page, PageQuery, page_of};
 use crate::error::ApiError;
@@ -117,7 +118,7 @@ async fn fetch_user(db: &mut CallerTx, id: Uuid) -> Result<User, ApiError> {
 pub async fn create_user(
     mut db: CallerTx,
     headers: HeaderMap,
-    Json(new): Json<NewUser>,
+    extract::Json(new): extract::Json<NewUser>,
 ) -> Result<Response, ApiError> {
     let key = IdempotencyKey::from_request(&headers, "POST /api/v1/users", &new)?;
     if let Some(key) = &key
@@ -185,7 +186,7 @@ pub async fn update_user(
     mut db: CallerTx,
     Path(id): Path<Uuid>,
     headers: HeaderMap,
-    Json(change): Json<UserChange>,
+    extract::Json(change): extract::Json<UserChange>,
 ) -> Result<Tagged<User>, ApiError> {
     let current = fetch_user(&mut db, id).await?;
     require_if_match(&headers, &etag_of(&current))?;

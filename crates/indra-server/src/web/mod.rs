@@ -8,7 +8,7 @@
 //! `assets/`; the pages need no JavaScript.
 
 mod admin;
-mod error;
+pub(crate) mod error;
 mod page;
 mod patients;
 mod placeholders;
