@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use sqlx::PgConnection;
+
 use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -70,6 +72,34 @@ impl PageQuery {
             self.cursor.as_deref().map(Cursor::decode).transpose()?,
         ))
     }
+}
+
+/// A row a list is ordered by: its (created_at, id) position.
+pub trait Positioned {
+    fn position(&self) -> Cursor;
+}
+
+/// One page of `select <columns> from <table>`, in (created_at, id) order, after the query's
+/// cursor. The rows are those the caller's row-level security lets them see; `select` is a
+/// constant of the calling endpoint, never input.
+pub async fn fetch_page<T>(
+    conn: &mut PgConnection,
+    select: &str,
+    query: &PageQuery,
+) -> Result<Page<T>, ApiError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Positioned + Send + Unpin,
+{
+    let (limit, after) = query.resolve()?;
+    let rows: Vec<T> = sqlx::query_as(&format!(
+        "{select} where ($1::timestamptz is null or (created_at, id) > ($1, $2)) order by created_at, id limit $3"
+    ))
+    .bind(after.map(|c| c.created_at))
+    .bind(after.map(|c| c.id))
+    .bind(limit + 1)
+    .fetch_all(conn)
+    .await?;
+    Ok(page_of(rows, limit, Positioned::position))
 }
 
 /// Cuts a fetched `limit + 1` rows to a page, with the cursor of its last row when more follow.

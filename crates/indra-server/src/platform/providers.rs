@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::api::etag::{Tagged, etag_of, require_if_match};
 use crate::api::extract;
 use crate::api::idempotency::IdempotencyKey;
-use crate::api::pagination::{Cursor, Page, PageQuery, page_of};
+use crate::api::pagination::{Cursor, Page, PageQuery, Positioned, fetch_page};
 use crate::error::ApiError;
 use crate::platform::caller::CallerTx;
 
@@ -180,22 +180,23 @@ pub async fn list_providers(
     mut db: CallerTx,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<Page<Provider>>, ApiError> {
-    let (limit, after) = query.resolve()?;
-    let rows: Vec<Provider> = sqlx::query_as(&format!(
-        "select {PROVIDER_COLUMNS} from providers
-          where ($1::timestamptz is null or (created_at, id) > ($1, $2))
-          order by created_at, id limit $3"
-    ))
-    .bind(after.map(|c| c.created_at))
-    .bind(after.map(|c| c.id))
-    .bind(limit + 1)
-    .fetch_all(db.conn())
+    let page = fetch_page(
+        db.conn(),
+        &format!("select {PROVIDER_COLUMNS} from providers"),
+        &query,
+    )
     .await?;
     db.commit().await?;
-    Ok(Json(page_of(rows, limit, |p| Cursor {
-        created_at: p.created_at,
-        id: p.id,
-    })))
+    Ok(Json(page))
+}
+
+impl Positioned for Provider {
+    fn position(&self) -> Cursor {
+        Cursor {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/providers/{id}", tag = "platform",

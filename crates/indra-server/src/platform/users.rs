@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::api::etag::{Tagged, etag_of, require_if_match};
 use crate::api::extract;
 use crate::api::idempotency::IdempotencyKey;
-use crate::api::pagination::{Cursor, Page, PageQuery, page_of};
+use crate::api::pagination::{Cursor, Page, PageQuery, Positioned, fetch_page};
 use crate::error::ApiError;
 use crate::platform::caller::{CallerTx, UserRole};
 use crate::platform::passwords::{MIN_PASSWORD_LENGTH, hash_password};
@@ -73,22 +73,23 @@ pub async fn list_users(
     mut db: CallerTx,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<Page<User>>, ApiError> {
-    let (limit, after) = query.resolve()?;
-    let rows: Vec<User> = sqlx::query_as(&format!(
-        "select {USER_COLUMNS} from users
-          where ($1::timestamptz is null or (created_at, id) > ($1, $2))
-          order by created_at, id limit $3"
-    ))
-    .bind(after.map(|c| c.created_at))
-    .bind(after.map(|c| c.id))
-    .bind(limit + 1)
-    .fetch_all(db.conn())
+    let page = fetch_page(
+        db.conn(),
+        &format!("select {USER_COLUMNS} from users"),
+        &query,
+    )
     .await?;
     db.commit().await?;
-    Ok(Json(page_of(rows, limit, |u| Cursor {
-        created_at: u.created_at,
-        id: u.id,
-    })))
+    Ok(Json(page))
+}
+
+impl Positioned for User {
+    fn position(&self) -> Cursor {
+        Cursor {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "platform",
