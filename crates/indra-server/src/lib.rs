@@ -5,6 +5,7 @@
 //! one error type, [`ApiError`](error::ApiError), answered as problem+json.
 
 pub mod api;
+pub mod clinical;
 pub mod config;
 pub mod error;
 pub mod ops;
@@ -56,6 +57,7 @@ pub fn app(state: AppState) -> Router {
             get(providers::get_provider).patch(providers::update_provider),
         )
         .route("/api/v1/openapi.json", get(api::openapi::serve_document))
+        .merge(clinical::routes())
         .merge(web::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -41,7 +41,7 @@ impl Modify for BearerAuth {
 }
 
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    ApiDoc::openapi().merge_from(crate::clinical::openapi())
 }
 
 pub async fn serve_document() -> Json<utoipa::openapi::OpenApi> {
