@@ -173,3 +173,26 @@ grant select on audit_chain_heads to authenticated;
 create policy audit_chain_heads_select on audit_chain_heads for select to authenticated
     using (org_id = (select app.org_id()) and (select app.caller_is('admin')));
 comment on policy audit_chain_heads_select on audit_chain_heads is 'Admins verify their own organization''s audit chain.';
+
+-- A practice never loses its last active admin: nobody would be left to manage its users.
+-- SECURITY DEFINER to lock the organization row (serializing two admins demoting each other)
+-- and to see every admin whatever the caller may read.
+create function app.keep_an_active_admin() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog, public
+as $$
+begin
+    if old.role = 'admin' and old.is_active and not (new.role = 'admin' and new.is_active) then
+        perform 1 from public.organizations where id = old.org_id for update;
+        if not exists (select 1 from public.users
+                        where org_id = old.org_id and role = 'admin' and is_active and id <> old.id) then
+            raise exception 'the practice needs at least one active admin; make someone else admin first'
+                using errcode = 'check_violation', constraint = 'users_last_admin',
+                      table = 'users', column = 'role';
+        end if;
+    end if;
+    return new;
+end
+$$;
+create trigger users_keep_an_active_admin before update of role, is_active on users
+    for each row execute function app.keep_an_active_admin();

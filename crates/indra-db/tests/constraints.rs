@@ -1327,3 +1327,32 @@ async fn at_most_one_primary_active_diagnosis_per_patient() {
 
     db.close().await.unwrap();
 }
+
+/// A practice keeps at least one active admin: the last one cannot be demoted or deactivated.
+#[tokio::test]
+async fn the_last_active_admin_stays() {
+    let db = TestDb::with_demo(1).await.unwrap();
+    let pool = &db.pool;
+    let admin: Uuid = sqlx::query_scalar("select id from users where role = 'admin'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    for change in [
+        "update users set role = 'staff' where id = $1",
+        "update users set is_active = false, deactivated_at = now() where id = $1",
+    ] {
+        let result = sqlx::query(change).bind(admin).execute(pool).await;
+        expect_violation(result, CHECK_VIOLATION, "users_last_admin");
+    }
+    // With a second admin, the first may step down.
+    sqlx::query("update users set role = 'admin' where role = 'billing'")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("update users set role = 'staff' where id = $1")
+        .bind(admin)
+        .execute(pool)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+}

@@ -164,6 +164,11 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
     ),
     ("users_email_check", "email", "not an e-mail address"),
     (
+        "users_last_admin",
+        "role",
+        "the practice needs at least one active admin; make someone else admin first",
+    ),
+    (
         "providers_npi_check",
         "npi",
         "not a valid NPI: 10 digits with a correct check digit",
