@@ -82,10 +82,10 @@ impl TestDb {
     async fn clone_from(admin_url: String, template: &str) -> anyhow::Result<Self> {
         let name = format!("indra_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = admin_connect(&admin_url).await?;
-        sqlx::raw_sql(&format!(
-            r#"create database "{name}" template "{template}""#
-        ))
-        .execute(&mut admin)
+        execute_when_free(
+            &mut admin,
+            &format!(r#"create database "{name}" template "{template}""#),
+        )
         .await
         .with_context(|| format!("creating test database {name} from {template}"))?;
         admin.close().await?;
@@ -327,11 +327,31 @@ where
         .await?;
         return Err(e.context(format!("filling template database {name}")));
     }
-    sqlx::raw_sql(&format!(
-        r#"alter database "{building}" rename to "{name}""#
-    ))
-    .execute(&mut *admin)
+    execute_when_free(
+        admin,
+        &format!(r#"alter database "{building}" rename to "{name}""#),
+    )
     .await
     .with_context(|| format!("renaming {building} to {name}"))?;
     Ok(())
+}
+
+/// Runs a CREATE DATABASE ... TEMPLATE or a rename, retrying while PostgreSQL says the database
+/// is in use (SQLSTATE 55006): a backend that has just closed its connection to it may still be
+/// exiting, and a clone needs its template to be idle.
+async fn execute_when_free(admin: &mut PgConnection, statement: &str) -> anyhow::Result<()> {
+    let mut attempt = 0;
+    loop {
+        match sqlx::raw_sql(statement).execute(&mut *admin).await {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if attempt < 100
+                    && e.as_database_error().and_then(|d| d.code()).as_deref() == Some("55006") =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
