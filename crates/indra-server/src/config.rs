@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use sha2::{Digest, Sha256};
 
 /// A value that must never reach a log or a terminal: `Debug` and `Display` show `***`.
 #[derive(Clone)]
@@ -41,8 +42,11 @@ pub struct Config {
     pub database_url: Secret<String>,
     /// HS256 key for access tokens; shared with Supabase Auth when tokens come from there.
     pub jwt_secret: Secret<Vec<u8>>,
-    /// Where a generated JWT secret is kept between restarts.
+    /// Where a generated JWT secret (and signing key) is kept between restarts.
     pub data_dir: PathBuf,
+    /// The 32-byte Ed25519 seed of the key that signs clinical notes. Its public key is
+    /// published (`GET /api/v1/signing-keys`) under an id derived from it.
+    pub signing_key: Secret<[u8; 32]>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     /// Every statement of a request is cancelled after this long.
@@ -65,6 +69,10 @@ impl Config {
             Ok(_) => anyhow::bail!("INDRA_JWT_SECRET must be at least 32 characters"),
             Err(_) => local_jwt_secret(&data_dir)?,
         };
+        let signing_key = match std::env::var("INDRA_SIGNING_KEY") {
+            Ok(text) => parse_signing_key(&text)?,
+            Err(_) => local_signing_key(&data_dir)?,
+        };
         let secure_cookies =
             std::env::var("INDRA_SECURE_COOKIES").is_ok_and(|v| v == "true" || v == "1");
         let log_format = match std::env::var("INDRA_LOG_FORMAT").as_deref() {
@@ -77,6 +85,7 @@ impl Config {
             database_url: Secret::new(database_url),
             jwt_secret: Secret::new(jwt_secret),
             data_dir,
+            signing_key: Secret::new(signing_key),
             access_token_ttl: Duration::from_secs(env_u64("INDRA_ACCESS_TOKEN_SECONDS", 900)?),
             refresh_token_ttl: Duration::from_secs(env_u64(
                 "INDRA_REFRESH_TOKEN_SECONDS",
@@ -96,6 +105,14 @@ impl Config {
             database_url: Secret::new(database_url),
             jwt_secret: Secret::new(jwt_secret.to_vec()),
             data_dir: std::env::temp_dir(),
+            // Fixed for a given JWT secret, so a test can sign and check what it expects.
+            signing_key: Secret::new(
+                Sha256::new()
+                    .chain_update(b"indra test signing key/")
+                    .chain_update(jwt_secret)
+                    .finalize()
+                    .into(),
+            ),
             access_token_ttl: Duration::from_secs(900),
             refresh_token_ttl: Duration::from_secs(3600),
             statement_timeout: Duration::from_secs(5),
@@ -134,6 +151,43 @@ fn local_jwt_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(encoded)
 }
 
+/// `INDRA_SIGNING_KEY`: the 32-byte Ed25519 seed, as 64 hex digits or in base64.
+fn parse_signing_key(text: &str) -> anyhow::Result<[u8; 32]> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let text = text.trim();
+    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(text).ok()
+    } else {
+        STANDARD
+            .decode(text)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
+            .ok()
+    };
+    bytes
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .context("INDRA_SIGNING_KEY must be a 32-byte Ed25519 seed, as 64 hex digits or base64")
+}
+
+/// The note-signing key of a local run: read from `<data_dir>/signing-key` (hex), created
+/// (0600) when missing. Losing it loses nothing already signed: its public key is published in
+/// the database, and a new key is simply published beside it.
+fn local_signing_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
+    let path = data_dir.join("signing-key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return parse_signing_key(&existing)
+            .with_context(|| format!("reading the signing key in {}", path.display()));
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed)
+        .map_err(|e| anyhow::anyhow!("no randomness for the signing key: {e}"))?;
+    write_private(&path, hex::encode(seed).as_bytes())?;
+    tracing::info!(path = %path.display(), "generated a note-signing key for this data directory");
+    Ok(seed)
+}
+
 #[cfg(unix)]
 fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
@@ -167,6 +221,22 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("0123456789abcdef"), "{shown}");
+    }
+
+    #[test]
+    fn signing_keys_are_read_in_hex_or_base64_and_kept_locally() {
+        let seed = [7u8; 32];
+        assert_eq!(parse_signing_key(&hex::encode(seed)).unwrap(), seed);
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(seed);
+        assert_eq!(parse_signing_key(&format!(" {b64}\n")).unwrap(), seed);
+        assert!(parse_signing_key("too short").is_err());
+        assert!(parse_signing_key(&hex::encode([1u8; 31])).is_err());
+
+        let dir = std::env::temp_dir().join(format!("indra-key-test-{}", uuid::Uuid::new_v4()));
+        let first = local_signing_key(&dir).unwrap();
+        assert_eq!(local_signing_key(&dir).unwrap(), first);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

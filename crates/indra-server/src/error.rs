@@ -208,6 +208,106 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
         "sessions_used",
         "more sessions than the payer authorized",
     ),
+    (
+        "clinical_notes_content_check",
+        "content",
+        "a note has exactly the sections of its format, each a text: SOAP subjective, objective, assessment, plan; DAP data, assessment, plan; BIRP behavior, intervention, response, plan",
+    ),
+    (
+        "clinical_notes_change_reason_check",
+        "reason",
+        "say why the note is amended or the addendum added",
+    ),
+    (
+        "clinical_notes_addendum_check",
+        "text",
+        "an addendum needs the text it adds",
+    ),
+    (
+        "note_signatures_once_key",
+        "signature_type",
+        "this clinician has already signed this version of the note",
+    ),
+    (
+        "note_signatures_signer_check",
+        "signature_type",
+        "the author signs a note; their supervisor, or another clinician, cosigns it",
+    ),
+    (
+        "appointments_time_check",
+        "ends_at",
+        "an appointment ends after it starts, within 12 hours",
+    ),
+    (
+        "encounters_appointment_key",
+        "appointment_id",
+        "this appointment already has an encounter",
+    ),
+    (
+        "encounters_times_check",
+        "at",
+        "an encounter ends after it starts",
+    ),
+    (
+        "treatment_plans_review_check",
+        "review_due_on",
+        "the review date must be after the plan's effective date",
+    ),
+    (
+        "medications_end_check",
+        "ended_on",
+        "a medication ends on or after the day it started, with a reason",
+    ),
+    (
+        "patients_discharge_check",
+        "discharged_on",
+        "discharging a patient needs discharged_on and a discharge_reason; only a discharged patient has a discharge date",
+    ),
+    (
+        "patients_mrn_key",
+        "mrn",
+        "another patient of the practice has this record number",
+    ),
+    (
+        "patients_mrn_check",
+        "mrn",
+        "a record number is 1-32 letters, digits or dashes",
+    ),
+    (
+        "patients_state_check",
+        "state",
+        "a state is two capital letters, e.g. TX",
+    ),
+    (
+        "patients_postal_code_check",
+        "postal_code",
+        "a ZIP code is 5 digits, or 5+4",
+    ),
+    (
+        "patient_diagnoses_one_primary",
+        "is_primary",
+        "the patient already has an active primary diagnosis",
+    ),
+    (
+        "patient_diagnoses_active_code_key",
+        "icd10_code",
+        "the patient already has this diagnosis active",
+    ),
+    (
+        "patient_diagnoses_resolved_check",
+        "resolved_on",
+        "a resolved diagnosis has a resolved_on date, and only a resolved one",
+    ),
+    (
+        "patient_diagnoses_ruled_out_check",
+        "ruled_out_on",
+        "a ruled-out diagnosis has a ruled_out_on date, and only a ruled-out one",
+    ),
+    (
+        "patient_diagnoses_dates_check",
+        "resolved_on",
+        "a diagnosis is resolved after its onset, and ruled out on or after it was made",
+    ),
 ];
 
 impl From<sqlx::Error> for ApiError {

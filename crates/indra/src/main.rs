@@ -4,6 +4,7 @@ mod audit;
 mod bench;
 mod demo;
 mod migrate;
+mod notes;
 mod serve;
 
 use std::process::ExitCode;
@@ -45,6 +46,11 @@ enum Command {
     },
     /// Load demo organizations, users and patients (skips demo organizations already loaded).
     Demo(demo::DemoArgs),
+    /// Clinical note commands.
+    Notes {
+        #[command(subcommand)]
+        command: NotesCommand,
+    },
     /// Benchmarks, each in a scratch database it creates (and drops) on a local server.
     Bench {
         #[command(subcommand)]
@@ -56,6 +62,13 @@ enum Command {
 enum AuditCommand {
     /// Re-compute every organization's audit hash chain; exit status 1 when any is broken.
     Verify(audit::VerifyArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum NotesCommand {
+    /// Check every note version's content hash and every signature against the published keys;
+    /// exit status 1 when any fails.
+    Verify(notes::VerifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +138,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: AuditCommand::Verify(args),
         } => audit::verify(&cli.database_url, args).await,
         Command::Demo(args) => demo::run(&cli.database_url, args).await,
+        Command::Notes {
+            command: NotesCommand::Verify(args),
+        } => notes::verify(&cli.database_url, args).await,
         Command::Bench {
             command: BenchCommand::AuditWrites(args),
         } => bench::audit_writes(&cli.database_url, args).await,

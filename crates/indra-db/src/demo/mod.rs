@@ -67,6 +67,15 @@ pub async fn load_demo(pool: &PgPool, orgs: u32, password: &str) -> anyhow::Resu
         loaded: Vec::new(),
         already_present: Vec::new(),
     };
+    // The demo's notes are signed with the demo key: published here, beside the server's own,
+    // so that their signatures verify. Only in databases that hold the demo: its private key
+    // is derived from a public constant. Registering it again changes nothing.
+    sqlx::query("select app.register_signing_key($1, $2)")
+        .bind(DEMO_SIGNING_KEY_ID)
+        .bind(demo_signing_key().verifying_key().as_bytes().as_slice())
+        .execute(pool)
+        .await
+        .context("publishing the demo signing key")?;
     for position in 1..=orgs {
         let plan = OrgPlan::new(position);
         let present: bool =

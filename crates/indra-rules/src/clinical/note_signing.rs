@@ -6,7 +6,9 @@
 //! signer, the signature type and the time, so a signature cannot be moved to another signer or
 //! time. Anyone holding an export and the published public key can check both.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, Verifier};
+/// The key types signing works with, so that callers need no crate of their own for them.
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -97,6 +99,13 @@ pub fn sign_note(
     .to_bytes()
 }
 
+/// The id a public key is published under: the first 16 hex digits of SHA-256 of its 32
+/// bytes. Derived from the key, so a key id can never name two different keys, and a rotated
+/// key gets a new id by itself.
+pub fn signing_key_id(public_key: &VerifyingKey) -> String {
+    hex::encode(&Sha256::digest(public_key.as_bytes())[..8])
+}
+
 /// True when `signature` is a valid signature by `key` over the note version's hash.
 pub fn verify_note_signature(
     key: &VerifyingKey,
@@ -133,6 +142,15 @@ mod tests {
             format: "DAP".into(),
             addendum_text: None,
         }
+    }
+
+    #[test]
+    fn key_ids_are_derived_from_the_public_key() {
+        let a = SigningKey::from_bytes(&[1u8; 32]).verifying_key();
+        let b = SigningKey::from_bytes(&[2u8; 32]).verifying_key();
+        assert_eq!(signing_key_id(&a).len(), 16);
+        assert_eq!(signing_key_id(&a), signing_key_id(&a));
+        assert_ne!(signing_key_id(&a), signing_key_id(&b));
     }
 
     #[test]
