@@ -84,6 +84,8 @@ async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
 pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     let state = AppState::new(config.clone()).await?;
+    // Publish the server's note-signing key before any signature names it.
+    clinical::notes::ensure_signing_key(&state).await?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     on_listening(listener.local_addr()?);
     axum::serve(

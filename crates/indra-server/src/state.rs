@@ -103,6 +103,16 @@ impl Database {
         self.pool.begin().await
     }
 
+    /// Service door: the deployment's published note-signing keys. The server registers its
+    /// own at startup, and anyone may read them (they are public by design, so an export can be
+    /// verified without an account, and belong to no organization). Reaches only `indra_keys`
+    /// and `app.register_signing_key`; runs as the login role.
+    pub(crate) async fn signing_keys_door(
+        &self,
+    ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
     /// Service door: the readiness probe asks whether the database answers and the schema is
     /// current. It reads no organization's data.
     pub(crate) async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error> {

@@ -866,3 +866,23 @@ async fn another_practice_and_roles_without_clinical_access_never_reach_a_note()
     assert_eq!(signatures, 1, "only the author's signature");
     app.close().await;
 }
+
+#[tokio::test]
+async fn the_signing_keys_are_public() {
+    let app = TestApp::spawn().await;
+    let anonymous = app
+        .call(Method::GET, "/api/v1/signing-keys", None, None, &[])
+        .await;
+    assert_eq!(anonymous.status, StatusCode::OK, "{:?}", anonymous.body);
+    let ids: Vec<&str> = anonymous.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["key_id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"indra-demo-key-1"),
+        "the demo's key is published: {ids:?}"
+    );
+    app.close().await;
+}
