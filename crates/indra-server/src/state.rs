@@ -113,6 +113,15 @@ impl Database {
         self.pool.begin().await
     }
 
+    /// Service door: a provider's iCalendar feed, fetched by a phone's calendar with the feed's
+    /// secret and no sign-in. Calls only `app.calendar_feed(secret hash)` (migration 0014), which
+    /// returns what the feed shows (no patient names); runs as the login role.
+    pub(crate) async fn calendar_feed_door(
+        &self,
+    ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
     /// Service door: the readiness probe asks whether the database answers and the schema is
     /// current. It reads no organization's data.
     pub(crate) async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error> {

@@ -219,9 +219,8 @@ fn secret_of(file: &str) -> Option<&str> {
 
 /// `GET /calendar/{secret}.ics`: the provider's non-cancelled appointments from 30 days ago to
 /// 90 days ahead, as an RFC 5545 calendar. Nobody is signed in (a phone's calendar fetches it),
-/// so this is not a `CallerTx` route: it reads through the login role's door
-/// (`sign_in_door`, which runs as `indra_app` without switching to an API role), calling the one
-/// function that role may call for it, `app.calendar_feed` (migration 0014), which takes the
+/// so this is not a `CallerTx` route: it reads through the named door `calendar_feed_door`
+/// (the login role, no API role), calling the one function that role may call for it, `app.calendar_feed` (migration 0014), which takes the
 /// secret's hash and returns only what the feed shows. An unknown or revoked secret is 404.
 pub(crate) async fn serve_calendar_feed(
     State(state): State<AppState>,
@@ -251,7 +250,7 @@ pub(crate) async fn serve_calendar_feed(
 }
 
 async fn read_feed(state: &AppState, hash: &[u8]) -> Result<Option<Feed>, sqlx::Error> {
-    let mut tx = state.db.sign_in_door().await?;
+    let mut tx = state.db.calendar_feed_door().await?;
     let feed: Option<serde_json::Value> = sqlx::query_scalar("select app.calendar_feed($1)")
         .bind(hash)
         .fetch_one(&mut *tx)
