@@ -75,6 +75,8 @@ enum NotesCommand {
 enum BenchCommand {
     /// Throughput of concurrent patient inserts with and without the audit trigger and hash chain.
     AuditWrites(bench::AuditWritesArgs),
+    /// Latency of patient search and of opening a chart on an organization of 100,000 patients.
+    PatientSearch(bench::PatientSearchArgs),
 }
 
 fn main() -> ExitCode {
@@ -144,5 +146,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::AuditWrites(args),
         } => bench::audit_writes(&cli.database_url, args).await,
+        Command::Bench {
+            command: BenchCommand::PatientSearch(args),
+        } => bench::patient_search(&cli.database_url, args).await,
     }
 }
