@@ -148,6 +148,151 @@ async fn admin_adds_user(b: &Browser) -> anyhow::Result<()> {
     Ok(())
 }
 
+const FRONT_DESK_EMAIL: &str = "frontdesk@riverbend.example";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_front_desk_finds_a_patient_by_a_misspelled_name() {
+    let Some(b) = Browser::start("find_patient").await else {
+        return;
+    };
+    let outcome = find_patient(&b).await;
+    b.finish(outcome).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weekly_series_skips_a_conflicting_slot() {
+    let Some(b) = Browser::start("book_weekly_series").await else {
+        return;
+    };
+    let outcome = book_weekly_series(&b).await;
+    b.finish(outcome).await;
+}
+
+async fn find_patient(b: &Browser) -> anyhow::Result<()> {
+    b.sign_in(FRONT_DESK_EMAIL, DEMO_TEST_PASSWORD).await?;
+    b.wait_for_path("/").await?;
+    b.wait_for(r#"nav[aria-label="Main"] a[href="/patients"]"#)
+        .await?
+        .click()
+        .await?;
+    b.wait_for_path("/patients").await?;
+    // A patient of the list: "Last, First".
+    let name = b.text("table#patients tbody tr th a").await?;
+    let (last, first) = name
+        .split_once(", ")
+        .with_context(|| format!("{name:?} is not Last, First"))?;
+    // The last name with its last letter mistyped, as someone in a hurry types it.
+    let mut typo: Vec<char> = last.chars().collect();
+    let end = typo.len() - 1;
+    typo[end] = if typo[end] == 'a' { 'e' } else { 'a' };
+    let typo: String = typo.into_iter().collect();
+    b.fill("form#patient-search #q", &format!("{first} {typo}"))
+        .await?;
+    b.submit("form#patient-search").await?;
+    let status = b.text("p[role=status]").await?;
+    ensure!(
+        status.contains("closest first"),
+        "no ranked results: {status}"
+    );
+    let results = b.text("table#patients").await?;
+    ensure!(
+        results.contains(&name),
+        "searching {typo:?} did not find {name:?}: {results}"
+    );
+    b.screenshot("find_patient-results").await?;
+
+    let link = b.wait_for("table#patients tbody tr th a").await?;
+    ensure!(
+        link.text().await?.trim() == name,
+        "{name:?} is not the closest match"
+    );
+    link.click().await?;
+    b.wait_for("section#demographics").await?;
+    let heading = b.text("h1").await?;
+    ensure!(
+        heading.contains(first) && heading.contains(last),
+        "the chart's heading is {heading:?}, not {name:?}"
+    );
+    ensure!(b.path().await?.starts_with("/patients/"));
+    b.screenshot("find_patient-chart").await?;
+    Ok(())
+}
+
+/// Sets a field's value directly (date and time inputs take typed keys in the browser's
+/// locale's order, which a test cannot rely on).
+async fn set_value(b: &Browser, css: &str, value: &str) -> anyhow::Result<()> {
+    b.wait_for(css).await?;
+    b.client()
+        .execute(
+            "document.querySelector(arguments[0]).value = arguments[1];",
+            vec![css.into(), value.into()],
+        )
+        .await
+        .with_context(|| format!("setting `{css}`"))?;
+    Ok(())
+}
+
+async fn book_weekly_series(b: &Browser) -> anyhow::Result<()> {
+    b.sign_in(FRONT_DESK_EMAIL, DEMO_TEST_PASSWORD).await?;
+    b.wait_for_path("/").await?;
+    b.goto("/schedule").await?;
+    b.wait_for("form#book").await?;
+    // Far enough ahead to be free: a single appointment at 7:00, then a weekly series around it.
+    let taken = time::OffsetDateTime::now_utc().date() + time::Duration::weeks(20);
+    let first = taken - time::Duration::weeks(1);
+    let patient = b
+        .wait_for("form#book select[name=patient_id] option:nth-child(2)")
+        .await?
+        .attr("value")
+        .await?
+        .context("a patient to choose")?;
+    b.select("form#book select[name=patient_id]", &patient)
+        .await?;
+    set_value(b, "form#book #date", &taken.to_string()).await?;
+    set_value(b, "form#book #time", "07:00").await?;
+    b.submit("form#book").await?;
+    let booked = b.text("#booking-result").await?;
+    ensure!(
+        booked.contains("Booked"),
+        "the single booking said {booked:?}"
+    );
+
+    // The series, three weeks from the week before: its second date is taken.
+    b.select("form#book select[name=patient_id]", &patient)
+        .await?;
+    set_value(b, "form#book #date", &first.to_string()).await?;
+    set_value(b, "form#book #time", "07:00").await?;
+    b.wait_for("form#book #repeat").await?.click().await?;
+    b.fill("form#book #weeks", "3").await?;
+    b.submit("form#book").await?;
+    let refused = b.text("#form-error").await?;
+    ensure!(
+        refused.contains("already booked") && refused.contains("7:00 AM"),
+        "the conflict is not clear: {refused:?}"
+    );
+    b.screenshot("book_weekly_series-conflict").await?;
+
+    // The form kept what was typed; skip the taken date this time.
+    b.wait_for("form#book #skip_conflicts")
+        .await?
+        .click()
+        .await?;
+    b.submit("form#book").await?;
+    let result = b.text("#booking-result").await?;
+    ensure!(
+        result.contains("Booked 2 weekly appointments"),
+        "the series booking said {result:?}"
+    );
+    let skipped = b.text("ul#skipped-dates").await?;
+    let taken_day = format!("{} {},", &taken.month().to_string()[..3], taken.day());
+    ensure!(
+        skipped.contains(&taken_day) && skipped.contains("7:00 AM"),
+        "the skipped date {taken_day} is not listed: {skipped:?}"
+    );
+    b.screenshot("book_weekly_series-booked").await?;
+    Ok(())
+}
+
 /// The signed-in shell: who is signed in, the main navigation (with Admin only for admins) and
 /// the sign-out form.
 async fn expect_shell(b: &Browser, name: &str, role: &str, admin: bool) -> anyhow::Result<()> {

@@ -8,10 +8,12 @@
 //! `assets/`; the pages need no JavaScript.
 
 mod admin;
+mod chart;
 pub(crate) mod error;
 mod page;
 mod patients;
 mod placeholders;
+mod schedule;
 mod session;
 mod today;
 
@@ -34,8 +36,10 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(session::sign_in_page).post(session::sign_in))
         .route("/logout", post(session::sign_out))
         .route("/", get(today::today))
-        .route("/patients", get(patients::list))
-        .route("/schedule", get(placeholders::schedule))
+        .route("/patients", get(patients::list).post(patients::register))
+        .route("/patients/{id}", get(chart::page))
+        .route("/patients/{id}/diagnoses", post(chart::add))
+        .route("/schedule", get(schedule::page).post(schedule::book))
         .route("/billing", get(placeholders::billing))
         .route("/assistant", get(placeholders::assistant))
         .route("/admin", get(admin::home))

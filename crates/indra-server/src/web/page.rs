@@ -5,25 +5,84 @@ use std::ops::{Deref, DerefMut};
 
 use askama::Template;
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::ops::request_id::RequestId;
 use crate::platform::caller::{CallerTx, UserRole};
 use crate::state::AppState;
 use crate::web::error::WebError;
 
 /// The request's [`CallerTx`], for a page: a missing or expired session redirects to the
 /// sign-in page, other refusals render an HTML error page.
-pub struct PageTx(CallerTx);
+pub struct PageTx(CallerTx, Reopen);
 
 impl FromRequestParts<AppState> for PageTx {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
-        Ok(Self(CallerTx::from_request_parts(parts, state).await?))
+        let reopen = Reopen {
+            state: state.clone(),
+            headers: parts.headers.clone(),
+            request_id: parts.extensions.get::<RequestId>().cloned(),
+        };
+        Ok(Self(
+            CallerTx::from_request_parts(parts, state).await?,
+            reopen,
+        ))
     }
+}
+
+/// What opening the caller's transaction once more needs. A page hands its transaction to the
+/// API handler that does the work (so that the page and the API follow the same rules, in the
+/// same code), which commits it or rolls it back; the page then reads what it shows in a new one.
+pub struct Reopen {
+    state: AppState,
+    headers: HeaderMap,
+    request_id: Option<RequestId>,
+}
+
+impl Reopen {
+    /// A new transaction as the same caller (the session is checked again).
+    pub async fn open(&self) -> Result<PageTx, WebError> {
+        let (mut parts, ()) = Request::builder()
+            .method(Method::GET)
+            .uri("/")
+            .body(())
+            .map_err(|e| ApiError::Internal(e.into()))?
+            .into_parts();
+        parts.headers = self.headers.clone();
+        if let Some(id) = &self.request_id {
+            parts.extensions.insert(id.clone());
+        }
+        let tx = CallerTx::from_request_parts(&mut parts, &self.state).await?;
+        Ok(PageTx(
+            tx,
+            Self {
+                state: self.state.clone(),
+                headers: self.headers.clone(),
+                request_id: self.request_id.clone(),
+            },
+        ))
+    }
+}
+
+/// The body of an API handler's JSON answer.
+pub async fn api_body<T: DeserializeOwned>(response: Response) -> Result<T, WebError> {
+    let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("reading an answer")))?;
+    Ok(serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("reading an answer")))?)
+}
+
+/// The id at the end of an API handler's `Location` header (`/api/v1/patients/{id}`).
+pub fn created_id(response: &Response) -> Option<uuid::Uuid> {
+    let location = response.headers().get(header::LOCATION)?.to_str().ok()?;
+    uuid::Uuid::parse_str(location.rsplit('/').next()?).ok()
 }
 
 impl Deref for PageTx {
@@ -42,6 +101,15 @@ impl DerefMut for PageTx {
 impl PageTx {
     pub async fn commit(self) -> Result<(), WebError> {
         Ok(self.0.commit().await?)
+    }
+
+    /// The transaction, for an API handler, and what opening another one needs.
+    pub fn into_api(self) -> (CallerTx, Reopen) {
+        (self.0, self.1)
+    }
+
+    pub fn is_provider(&self) -> bool {
+        self.caller.role == UserRole::Provider
     }
 
     /// Refuses a form whose CSRF token is not the session's.
@@ -219,6 +287,24 @@ fn field_label(field: &str) -> Option<&'static str> {
         "taxonomy_code" => "Taxonomy code",
         "preferred_note_format" => "Note format",
         "requires_supervision" => "Requires supervision",
+        "q" => "Search",
+        "mrn" => "MRN",
+        "date_of_birth" => "Date of birth",
+        "sex_at_birth" => "Sex at birth",
+        "phone" => "Phone",
+        "icd10_code" => "ICD-10 code",
+        "is_primary" => "Primary",
+        "patient_id" => "Patient",
+        "provider_id" => "Provider",
+        "date" => "Date",
+        "time" => "Time",
+        "minutes" => "Length",
+        "starts_at" => "Time",
+        "ends_at" => "Length",
+        "appointment_type" => "Type",
+        "modality" => "Modality",
+        "weeks" => "Repeat weekly",
+        f if f.starts_with("recurrence_rule") => "Repeat weekly",
         f if f.ends_with("supervisor_id") => "Supervisor",
         f if f.ends_with("user_id") => "User",
         _ => return None,
@@ -254,6 +340,30 @@ pub fn url_encoded(value: &str) -> String {
     out
 }
 
+/// `9:05 AM`: a wall-clock time as the practice reads it.
+pub fn clock(at: time::OffsetDateTime) -> String {
+    let (hour, minute) = (at.hour(), at.minute());
+    let half = if hour < 12 { "AM" } else { "PM" };
+    let hour = match hour % 12 {
+        0 => 12,
+        h => h,
+    };
+    format!("{hour}:{minute:02} {half}")
+}
+
+/// `Tue, Mar 9, 2027`.
+pub fn day_label(date: time::Date) -> String {
+    let weekday = date.weekday().to_string();
+    let month = date.month().to_string();
+    format!(
+        "{}, {} {}, {}",
+        &weekday[..3],
+        &month[..3],
+        date.day(),
+        date.year()
+    )
+}
+
 /// A non-empty, trimmed form value.
 pub fn filled(value: &str) -> Option<&str> {
     let value = value.trim();
@@ -268,6 +378,17 @@ mod tests {
     fn query_values_are_encoded() {
         assert_eq!(url_encoded("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
         assert_eq!(url_encoded("P-12_3.x~"), "P-12_3.x~");
+    }
+
+    #[test]
+    fn times_read_like_a_clock() {
+        use time::macros::datetime;
+        assert_eq!(clock(datetime!(2027-03-09 00:05 -6)), "12:05 AM");
+        assert_eq!(clock(datetime!(2027-03-09 15:00 -6)), "3:00 PM");
+        assert_eq!(
+            day_label(datetime!(2027-03-09 15:00 -6).date()),
+            "Tue, Mar 9, 2027"
+        );
     }
 
     #[test]

@@ -36,22 +36,6 @@ async fn placeholder(
     )
 }
 
-pub async fn schedule(db: PageTx) -> Result<Response, WebError> {
-    placeholder(
-        db,
-        Section::Schedule,
-        "Schedule",
-        "The practice's calendar will live here.",
-        &[
-            "Each clinician's day and week, in the practice's time zone.",
-            "Booking, moving and cancelling appointments, with recurring series.",
-            "No double booking: the database refuses overlapping appointments of one clinician.",
-            "Checking patients in and marking no-shows.",
-        ],
-    )
-    .await
-}
-
 pub async fn billing(db: PageTx) -> Result<Response, WebError> {
     placeholder(
         db,

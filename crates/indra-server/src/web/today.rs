@@ -5,9 +5,14 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use crate::api::extract;
+use crate::clinical::plans::treatment_plans::{DueQuery, PlanDueForReview, plans_due_for_review};
 use crate::platform::caller::UserRole;
 use crate::web::error::WebError;
 use crate::web::page::{Layout, PageTx, Section, render};
+
+/// Plans listed as due for review: overdue ones, and those due within this many days.
+const REVIEW_WINDOW_DAYS: u32 = 14;
 
 #[derive(Debug, sqlx::FromRow)]
 struct Appointment {
@@ -40,6 +45,7 @@ struct TodayPage {
     has_provider_record: bool,
     appointments: Vec<Appointment>,
     practice_appointments: i64,
+    plans_due: Vec<PlanDueForReview>,
 }
 
 /// Today's bounds in the organization's zone, as `day_start`, `day_end` (a day is not always 24
@@ -50,7 +56,25 @@ const TODAY_SQL: &str = "with zone as (select time_zone as tz from organizations
            (date_trunc('day', now() at time zone tz) + interval '1 day') at time zone tz as day_end
       from zone";
 
-pub async fn today(mut db: PageTx) -> Result<Response, WebError> {
+pub async fn today(db: PageTx) -> Result<Response, WebError> {
+    // A provider's plans due for review come from the plans API's own query, in its own
+    // transaction; the rest of the page is read in another.
+    let (plans_due, mut db) = if db.is_provider() {
+        let (tx, reopen) = db.into_api();
+        let page = plans_due_for_review(
+            tx,
+            extract::Query(DueQuery {
+                within_days: Some(REVIEW_WINDOW_DAYS),
+                limit: Some(20),
+                cursor: None,
+            }),
+        )
+        .await?
+        .0;
+        (page.items, reopen.open().await?)
+    } else {
+        (Vec::new(), db)
+    };
     let layout = Layout::load(&mut db, Section::Today).await?;
     let org_id = db.caller.org_id;
     let day: Day = sqlx::query_as(
@@ -121,6 +145,7 @@ pub async fn today(mut db: PageTx) -> Result<Response, WebError> {
             has_provider_record,
             appointments,
             practice_appointments,
+            plans_due,
         },
     )
 }

@@ -210,7 +210,7 @@ impl IntoResponse for SchedulingError {
 }
 
 /// The practice's time zone, in which recurrence and calendars are computed.
-pub(super) async fn practice_zone(db: &mut CallerTx) -> Result<Zone, ApiError> {
+pub(crate) async fn practice_zone(db: &mut CallerTx) -> Result<Zone, ApiError> {
     let name: String = sqlx::query_scalar("select time_zone from organizations where id = $1")
         .bind(db.caller.org_id)
         .fetch_one(db.conn())
