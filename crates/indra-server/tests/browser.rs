@@ -293,6 +293,168 @@ async fn book_weekly_series(b: &Browser) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The first clinician of the demo practice (an LCSW who writes SOAP notes): the demo names its
+/// clinicians from the practice's position, and Riverbend is the first practice.
+const SOAP_CLINICIAN_EMAIL: &str = "imani.kettering@riverbend.example";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clinician_writes_signs_and_amends_a_soap_note() {
+    let Some(b) = Browser::start("soap_note").await else {
+        return;
+    };
+    let outcome = soap_note(&b).await;
+    b.finish(outcome).await;
+}
+
+async fn soap_note(b: &Browser) -> anyhow::Result<()> {
+    b.sign_in(SOAP_CLINICIAN_EMAIL, DEMO_TEST_PASSWORD).await?;
+    b.wait_for_path("/").await?;
+    b.goto("/patients").await?;
+    b.wait_for("table#patients tbody tr th a")
+        .await?
+        .click()
+        .await?;
+    b.wait_for("section#demographics").await?;
+    let chart = b.path().await?;
+    let patient_id = chart.trim_start_matches("/patients/").to_owned();
+
+    // Every finished session of the demo has its note: open an encounter for today through the
+    // API, from a page whose policy lets scripts call it (a note page), as the session's user.
+    b.wait_for("a.note-link").await?.click().await?;
+    b.wait_for("#note-facts").await?;
+    let csrf = b
+        .wait_for("form#sign-out input[name=csrf_token]")
+        .await?
+        .attr("value")
+        .await?
+        .context("the page's CSRF token")?;
+    let opened = b
+        .client()
+        .execute_async(
+            r#"const [patient, csrf, done] = arguments;
+               fetch("/api/v1/me").then(r => r.json()).then(me => fetch("/api/v1/encounters", {
+                   method: "POST",
+                   headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+                   body: JSON.stringify({patient_id: patient, provider_id: me.provider.id,
+                                         encounter_type: "individual_therapy"})}))
+                 .then(r => r.json()).then(e => done(e.id || JSON.stringify(e)), e => done(String(e)));"#,
+            vec![patient_id.clone().into(), csrf.into()],
+        )
+        .await
+        .context("opening an encounter through the API")?;
+    let encounter = opened.as_str().unwrap_or_default().to_owned();
+    ensure!(
+        uuid::Uuid::parse_str(&encounter).is_ok(),
+        "no encounter was opened: {opened}"
+    );
+
+    // The chart offers to write its note; the draft opens in the clinician's SOAP format.
+    b.goto(&chart).await?;
+    b.wait_for(&format!(r#"a[href="/encounters/{encounter}/notes/new"]"#))
+        .await?
+        .click()
+        .await?;
+    let format = b
+        .wait_for("form#new-note select[name=format] option[selected]")
+        .await?
+        .attr("value")
+        .await?;
+    ensure!(
+        format.as_deref() == Some("SOAP"),
+        "the format offered is {format:?}"
+    );
+    b.submit("form#new-note").await?;
+    b.wait_for("form#note-editor").await?;
+    for label in ["Subjective", "Objective", "Assessment", "Plan"] {
+        let text = b.text("form#note-editor").await?;
+        ensure!(text.contains(label), "no {label} section in the editor");
+    }
+    b.fill(
+        "#section-subjective",
+        "Reports sleeping better since last week.",
+    )
+    .await?;
+    b.fill(
+        "#section-objective",
+        "Calm, well groomed, good eye contact.",
+    )
+    .await?;
+    b.fill("#section-assessment", "GAD symptoms improving.")
+        .await?;
+    b.fill(
+        "#section-plan",
+        "Continue weekly CBT.\nReview sleep diary next session.",
+    )
+    .await?;
+
+    // Autosave (every 20 seconds) says when it saved, without a click.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(45);
+    loop {
+        let said = b.text("#autosave-status").await?;
+        if said.contains("Saved at") {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "autosave did not save within 45 s: {said:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let warning = b.text("#sign-warning").await?;
+    ensure!(
+        warning.contains("legal record"),
+        "no warning before signing: {warning:?}"
+    );
+    b.submit("form#sign-note").await?;
+    let status = b.text("p[role=status]").await?;
+    ensure!(status.contains("Signed"), "signing said {status:?}");
+    ensure!(
+        !b.exists("form#note-editor").await?,
+        "a signed note still shows its editor"
+    );
+    let signed = b.text("#note-content").await?;
+    ensure!(
+        signed.contains("Review sleep diary next session."),
+        "the signed note lost the autosaved text: {signed}"
+    );
+    b.screenshot("soap_note-signed").await?;
+
+    // Amend: the full note prefilled, one line corrected, with the reason.
+    b.wait_for("details#amend > summary").await?.click().await?;
+    b.fill(
+        "#amend-plan",
+        "Continue weekly CBT.\nReview sleep diary and caffeine intake next session.",
+    )
+    .await?;
+    b.fill(
+        "form#amend-note #reason",
+        "Added caffeine review to the plan",
+    )
+    .await?;
+    b.submit("form#amend-note").await?;
+    let status = b.text("p[role=status]").await?;
+    ensure!(status.contains("Amended"), "amending said {status:?}");
+    b.wait_for(r#"a[href$="/history"]"#).await?.click().await?;
+    b.wait_for("#verification-result").await?;
+    let verified = b.text("#verification-result").await?;
+    ensure!(
+        verified.starts_with("Verified"),
+        "verification: {verified:?}"
+    );
+    let removed = b.text("#version-2 del").await?;
+    let added = b.text("#version-2 ins").await?;
+    ensure!(
+        removed.contains("Review sleep diary next session.") && added.contains("caffeine intake"),
+        "the difference shows -{removed:?} +{added:?}"
+    );
+    ensure!(
+        b.exists("#version-1").await?,
+        "version 1 is not in the history"
+    );
+    b.screenshot("soap_note-history").await?;
+    Ok(())
+}
+
 /// The signed-in shell: who is signed in, the main navigation (with Admin only for admins) and
 /// the sign-out form.
 async fn expect_shell(b: &Browser, name: &str, role: &str, admin: bool) -> anyhow::Result<()> {

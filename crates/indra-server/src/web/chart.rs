@@ -52,6 +52,7 @@ struct AppointmentLine {
 }
 
 struct EncounterLine {
+    id: Uuid,
     when: Option<When>,
     kind: String,
     status: String,
@@ -59,6 +60,8 @@ struct EncounterLine {
     /// `draft`, `signed`... or none when no note was started.
     note_status: Option<String>,
     note_version: Option<i32>,
+    /// The current version of the note, to open it.
+    note_id: Option<Uuid>,
 }
 
 #[derive(Template)]
@@ -153,12 +156,14 @@ async fn show(
         .recent_encounters
         .iter()
         .map(|e| EncounterLine {
+            id: e.id,
             when: e.started_at.map(|at| when(&zone, at)),
             kind: words(&e.encounter_type),
             status: words(&e.status),
             provider: e.provider_name.clone(),
             note_status: e.note_status.clone(),
             note_version: e.note_version,
+            note_id: e.note_id,
         })
         .collect();
     let born = chart.patient.date_of_birth;

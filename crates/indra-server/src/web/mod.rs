@@ -10,9 +10,11 @@
 mod admin;
 mod chart;
 pub(crate) mod error;
+mod notes;
 mod page;
 mod patients;
 mod placeholders;
+mod plans;
 mod schedule;
 mod session;
 mod today;
@@ -39,6 +41,19 @@ pub fn router() -> Router<AppState> {
         .route("/patients", get(patients::list).post(patients::register))
         .route("/patients/{id}", get(chart::page))
         .route("/patients/{id}/diagnoses", post(chart::add))
+        .route("/patients/{id}/plan", get(plans::page).post(plans::save))
+        .route("/patients/{id}/plan/edit", get(plans::edit))
+        .route("/patients/{id}/plan/sign", post(plans::sign))
+        .route("/notes/{id}", get(notes::page).post(notes::save))
+        .route("/notes/{id}/sign", post(notes::sign_note))
+        .route("/notes/{id}/cosign", post(notes::cosign_note))
+        .route("/notes/{id}/amend", post(notes::amend_note))
+        .route("/notes/{id}/addendum", post(notes::add_addendum_to_note))
+        .route("/notes/{id}/history", get(notes::history_page))
+        .route(
+            "/encounters/{id}/notes/new",
+            get(notes::new_page).post(notes::create),
+        )
         .route("/schedule", get(schedule::page).post(schedule::book))
         .route("/billing", get(placeholders::billing))
         .route("/assistant", get(placeholders::assistant))
@@ -57,6 +72,7 @@ pub fn router() -> Router<AppState> {
         .layer(map_response(page_headers));
     Router::new()
         .route("/assets/indra.css", get(style_sheet))
+        .route("/assets/note-autosave.js", get(notes::autosave_script))
         .merge(pages)
 }
 

@@ -1,11 +1,17 @@
 //! `GET /`: the day at a glance. A clinician sees their appointments of today (in the practice's
-//! time zone); the others see how busy the practice is and what this page will hold.
+//! time zone), their notes still to sign, their supervisees' notes waiting for a cosignature and
+//! their plans due for review; the others see how busy the practice is and what this page will
+//! hold.
 
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use uuid::Uuid;
+
 use crate::api::extract;
+use crate::api::pagination::PageQuery;
+use crate::clinical::notes::signing::awaiting_cosignature;
 use crate::clinical::plans::treatment_plans::{DueQuery, PlanDueForReview, plans_due_for_review};
 use crate::platform::caller::UserRole;
 use crate::web::error::WebError;
@@ -27,6 +33,30 @@ struct Appointment {
     location: Option<String>,
 }
 
+/// One of the caller's unsigned notes.
+#[derive(Debug, sqlx::FromRow)]
+struct NoteToSign {
+    id: Uuid,
+    patient: String,
+    mrn: String,
+    /// The encounter's day in the practice's time zone, e.g. `Nov 24, 2026`.
+    encounter_day: String,
+}
+
+/// A supervisee's signed note waiting for the caller's cosignature.
+#[derive(Debug, sqlx::FromRow)]
+struct NoteToCosign {
+    id: Uuid,
+    supervisee: String,
+    patient: String,
+    mrn: String,
+    /// When the supervisee signed it, in the practice's time zone.
+    signed: String,
+}
+
+/// Most notes each list shows; the note pages hold the rest.
+const NOTES_SHOWN: u32 = 50;
+
 /// The practice's calendar day and the hour of it, in its own time zone.
 #[derive(Debug, sqlx::FromRow)]
 struct Day {
@@ -46,6 +76,8 @@ struct TodayPage {
     appointments: Vec<Appointment>,
     practice_appointments: i64,
     plans_due: Vec<PlanDueForReview>,
+    notes_to_sign: Vec<NoteToSign>,
+    notes_to_cosign: Vec<NoteToCosign>,
 }
 
 /// Today's bounds in the organization's zone, as `day_start`, `day_end` (a day is not always 24
@@ -57,11 +89,11 @@ const TODAY_SQL: &str = "with zone as (select time_zone as tz from organizations
       from zone";
 
 pub async fn today(db: PageTx) -> Result<Response, WebError> {
-    // A provider's plans due for review come from the plans API's own query, in its own
-    // transaction; the rest of the page is read in another.
-    let (plans_due, mut db) = if db.is_provider() {
+    // A provider's plans due for review and cosignature inbox come from the API's own queries,
+    // each in its own transaction; the rest of the page is read in another.
+    let (plans_due, awaiting, mut db) = if db.is_provider() {
         let (tx, reopen) = db.into_api();
-        let page = plans_due_for_review(
+        let plans = plans_due_for_review(
             tx,
             extract::Query(DueQuery {
                 within_days: Some(REVIEW_WINDOW_DAYS),
@@ -71,9 +103,19 @@ pub async fn today(db: PageTx) -> Result<Response, WebError> {
         )
         .await?
         .0;
-        (page.items, reopen.open().await?)
+        let inbox = awaiting_cosignature(
+            reopen.open().await?.into_api().0,
+            extract::Query(PageQuery {
+                limit: Some(NOTES_SHOWN),
+                cursor: None,
+            }),
+        )
+        .await?
+        .0;
+        let awaiting: Vec<Uuid> = inbox.items.iter().map(|note| note.id).collect();
+        (plans.items, awaiting, reopen.open().await?)
     } else {
-        (Vec::new(), db)
+        (Vec::new(), Vec::new(), db)
     };
     let layout = Layout::load(&mut db, Section::Today).await?;
     let org_id = db.caller.org_id;
@@ -114,6 +156,45 @@ pub async fn today(db: PageTx) -> Result<Response, WebError> {
     } else {
         Vec::new()
     };
+    // The caller's own drafts (a caller without a provider record has none).
+    let notes_to_sign: Vec<NoteToSign> = if has_provider_record {
+        sqlx::query_as(
+            "select n.id, p.last_name || ', ' || p.first_name as patient, p.mrn,
+                    to_char(coalesce(e.started_at, e.scheduled_start, n.created_at) at time zone o.time_zone,
+                            'FMMon FMDD, YYYY') as encounter_day
+               from clinical_notes n
+               join patients p on p.org_id = n.org_id and p.id = n.patient_id
+               join encounters e on e.org_id = n.org_id and e.id = n.encounter_id
+               join organizations o on o.id = n.org_id
+              where n.status = 'draft' and n.author_provider_id = app.provider_id()
+              order by coalesce(e.started_at, e.scheduled_start, n.created_at), n.id
+              limit $1",
+        )
+        .bind(i64::from(NOTES_SHOWN))
+        .fetch_all(db.conn())
+        .await?
+    } else {
+        Vec::new()
+    };
+    // Names for the inbox's notes, oldest signature first like the inbox.
+    let notes_to_cosign: Vec<NoteToCosign> = if awaiting.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_as(
+            "select n.id, pr.first_name || ' ' || pr.last_name || ', ' || pr.credentials as supervisee,
+                    p.last_name || ', ' || p.first_name as patient, p.mrn,
+                    to_char(n.signed_at at time zone o.time_zone, 'FMMon FMDD, YYYY, FMHH12:MI AM') as signed
+               from clinical_notes n
+               join providers pr on pr.org_id = n.org_id and pr.id = n.author_provider_id
+               join patients p on p.org_id = n.org_id and p.id = n.patient_id
+               join organizations o on o.id = n.org_id
+              where n.id = any($1)
+              order by n.signed_at, n.id",
+        )
+        .bind(&awaiting)
+        .fetch_all(db.conn())
+        .await?
+    };
     let practice_appointments: i64 = sqlx::query_scalar(&format!(
         "with today as ({TODAY_SQL})
          select count(*) from appointments a cross join today t
@@ -146,6 +227,8 @@ pub async fn today(db: PageTx) -> Result<Response, WebError> {
             appointments,
             practice_appointments,
             plans_due,
+            notes_to_sign,
+            notes_to_cosign,
         },
     )
 }

@@ -243,10 +243,22 @@ impl Browser {
             ))
             .await
             .with_context(|| format!("no submit button in `{form}`"))?;
+        // The page the form is on: once the answer replaces it, this element goes stale. Waiting
+        // for that keeps the next lookup from finding an element of the old page (a status line
+        // of the previous step, say) just before it disappears.
+        let old_page = self.client().find(Locator::Css("html")).await?;
         button
             .click()
             .await
-            .with_context(|| format!("clicking the submit button of `{form}`"))
+            .with_context(|| format!("clicking the submit button of `{form}`"))?;
+        let deadline = Instant::now() + WAIT;
+        while old_page.tag_name().await.is_ok() {
+            if Instant::now() > deadline {
+                bail!("submitting `{form}` did not load a new page within {WAIT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
     }
 
     /// Signs in through the login page (and does not wait for the outcome).
