@@ -937,3 +937,34 @@ async fn another_practices_appointments_and_encounters_are_not_found() {
     assert_eq!(refused.body["field"], "appointment_id");
     p.app.close().await;
 }
+
+#[tokio::test]
+async fn a_group_session_gives_each_participant_an_encounter_of_their_own() {
+    let p = practice().await;
+    let group = Uuid::new_v4();
+    let mut encounters = Vec::new();
+    for patient in &p.patients {
+        let opened = p
+            .post(
+                "/api/v1/encounters",
+                &p.clinician,
+                json!({"patient_id": patient, "provider_id": p.provider,
+                       "encounter_type": "group_therapy", "group_session_id": group}),
+            )
+            .await;
+        assert_eq!(opened.status, StatusCode::CREATED, "{:?}", opened.body);
+        assert_eq!(opened.body["group_session_id"], json!(group));
+        assert_eq!(opened.body["patient_id"], json!(patient));
+        encounters.push(id_of(&opened.body));
+    }
+    // One encounter per participant, each its own (and so each its own note).
+    let shared: i64 = sqlx::query_scalar(
+        "select count(distinct id) from encounters where group_session_id = $1 and encounter_type = 'group_therapy'",
+    )
+    .bind(group)
+    .fetch_one(&p.app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(shared, p.patients.len() as i64);
+    p.app.close().await;
+}

@@ -58,6 +58,10 @@ pub struct NewEncounter {
     pub modality: Option<Modality>,
     /// CMS place of service, two digits (11 office, 10 telehealth at home, 02 telehealth).
     pub place_of_service: Option<String>,
+    /// A group session: each participant has an encounter (and later a note) of their own,
+    /// and all of them share this id. Open the first without it and pass its id to the others,
+    /// or choose one id for all.
+    pub group_session_id: Option<Uuid>,
 }
 
 async fn fetch_encounter(db: &mut CallerTx, id: Uuid) -> Result<Encounter, ApiError> {
@@ -91,9 +95,9 @@ pub async fn open_encounter(
     let encounter: Encounter = if let Some(appointment_id) = new.appointment_id {
         sqlx::query_as(&format!(
             "insert into encounters (org_id, patient_id, provider_id, appointment_id, encounter_type, modality,
-                                     scheduled_start, place_of_service)
+                                     scheduled_start, place_of_service, group_session_id)
              select $1, a.patient_id, a.provider_id, a.id, coalesce($3::encounter_type, a.appointment_type),
-                    coalesce($4::session_modality, a.modality), a.starts_at, $5
+                    coalesce($4::session_modality, a.modality), a.starts_at, $5, $6
                from appointments a where a.id = $2
              returning {ENCOUNTER_COLUMNS}"
         ))
@@ -102,6 +106,7 @@ pub async fn open_encounter(
         .bind(new.encounter_type.map(SessionType::code))
         .bind(new.modality.map(Modality::code))
         .bind(new.place_of_service.as_deref().map(str::trim))
+        .bind(new.group_session_id)
         .fetch_optional(db.conn())
         .await?
         // An appointment the caller cannot see (another organization's) names nothing.
@@ -116,8 +121,9 @@ pub async fn open_encounter(
             ));
         };
         sqlx::query_as(&format!(
-            "insert into encounters (org_id, patient_id, provider_id, encounter_type, modality, place_of_service)
-             values ($1, $2, $3, $4::encounter_type, $5::session_modality, $6)
+            "insert into encounters (org_id, patient_id, provider_id, encounter_type, modality, place_of_service,
+                                     group_session_id)
+             values ($1, $2, $3, $4::encounter_type, $5::session_modality, $6, $7)
              returning {ENCOUNTER_COLUMNS}"
         ))
         .bind(org_id)
@@ -126,6 +132,7 @@ pub async fn open_encounter(
         .bind(encounter_type.code())
         .bind(new.modality.unwrap_or(Modality::InPerson).code())
         .bind(new.place_of_service.as_deref().map(str::trim))
+        .bind(new.group_session_id)
         .fetch_one(db.conn())
         .await?
     };
