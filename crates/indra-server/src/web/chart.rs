@@ -14,16 +14,71 @@ use uuid::Uuid;
 use crate::api::extract;
 use crate::clinical::patients::chart::{Chart, load_chart};
 use crate::clinical::patients::diagnoses::{NewDiagnosis, add_diagnosis};
+use crate::clinical::plans::medications::{
+    Discontinuation, MedicationChange, NewMedication, change_medication, discontinue_medication,
+    start_medication,
+};
 use crate::clinical::scheduling::appointments::practice_zone;
 use crate::error::ApiError;
 use crate::platform::caller::UserRole;
 use crate::web::error::WebError;
-use crate::web::page::{FieldError, Layout, PageTx, Section, clock, day_label, render};
+use crate::web::page::{FieldError, Layout, PageTx, Section, clock, day_label, filled, render};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Notice {
     registered: Option<String>,
     diagnosis_added: Option<String>,
+    updated: Option<String>,
+    medication_started: Option<String>,
+    medication_changed: Option<String>,
+    medication_discontinued: Option<String>,
+}
+
+/// The values of a medication form (start, change or discontinue), kept when the API refuses
+/// them so that nothing typed is lost.
+#[derive(Debug, Default, Deserialize)]
+pub struct MedicationForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    dose: String,
+    #[serde(default)]
+    route: String,
+    #[serde(default)]
+    frequency: String,
+    #[serde(default)]
+    instructions: String,
+    #[serde(default)]
+    started_on: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    changed_on: String,
+    #[serde(default)]
+    ended_on: String,
+}
+
+/// A medication form the API refused: which one (`start`, `change-{id}`, `discontinue-{id}`),
+/// what was typed, and the field at fault.
+struct MedicationRefusal {
+    form: String,
+    values: MedicationForm,
+    error: FieldError,
+}
+
+/// A changed or discontinued medication, with why.
+#[derive(sqlx::FromRow)]
+struct MedicationHistoryLine {
+    name: String,
+    dose: Option<String>,
+    route: Option<String>,
+    frequency: Option<String>,
+    status: String,
+    started_on: time::Date,
+    ended_on: Option<time::Date>,
+    change_reason: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,14 +132,61 @@ struct ChartPage {
     sees_diagnoses: bool,
     sees_clinical: bool,
     may_add_diagnosis: bool,
+    /// Providers start, change and discontinue medications (policy `medications_update`).
+    may_prescribe: bool,
+    /// Front desk, clinicians and admins edit demographics and status.
+    may_edit_patient: bool,
+    medication_history: Vec<MedicationHistoryLine>,
     notice: Option<&'static str>,
     form: DiagnosisForm,
     error: Option<FieldError>,
+    refusal: Option<MedicationRefusal>,
+    empty: MedicationForm,
 }
 
 impl ChartPage {
     fn invalid(&self, field: &str) -> bool {
         self.error.as_ref().is_some_and(|e| e.field == field)
+    }
+
+    /// The refused medication form `form`, when it is the one refused (its panel opens).
+    fn refused(&self, form: &str) -> bool {
+        self.refusal.as_ref().is_some_and(|r| r.form == form)
+    }
+
+    /// What was typed into medication form `form` (empty values for the other forms).
+    fn typed(&self, form: &str) -> &MedicationForm {
+        match &self.refusal {
+            Some(r) if r.form == form => &r.values,
+            _ => &self.empty,
+        }
+    }
+
+    /// The message for `field` of medication form `form`, when it is the field at fault.
+    fn med_error(&self, form: &str, field: &str) -> Option<&str> {
+        self.refusal
+            .as_ref()
+            .filter(|r| r.form == form && r.error.field == field)
+            .map(|r| r.error.message.as_str())
+    }
+
+    /// The one-line fields of the form that starts a medication: name, label, typed value.
+    fn start_fields(&self) -> [(&'static str, &'static str, &str); 4] {
+        let typed = self.typed("start");
+        [
+            ("name", "Medication", typed.name.as_str()),
+            ("dose", "Dose", typed.dose.as_str()),
+            ("route", "Route", typed.route.as_str()),
+            ("frequency", "Frequency", typed.frequency.as_str()),
+        ]
+    }
+
+    /// A refusal of medication form `form` that names none of its fields.
+    fn med_form_error(&self, form: &str, fields: &[&str]) -> Option<&str> {
+        self.refusal
+            .as_ref()
+            .filter(|r| r.form == form && !fields.contains(&r.error.field.as_str()))
+            .map(|r| r.error.message.as_str())
     }
 }
 
@@ -97,6 +199,14 @@ pub async fn page(
         Some("Registered. This is the patient's chart.")
     } else if notice.diagnosis_added.is_some() {
         Some("Diagnosis added.")
+    } else if notice.updated.is_some() {
+        Some("Patient saved.")
+    } else if notice.medication_started.is_some() {
+        Some("Medication started.")
+    } else if notice.medication_changed.is_some() {
+        Some("Medication changed; the previous dose is kept in the history.")
+    } else if notice.medication_discontinued.is_some() {
+        Some("Medication discontinued.")
     } else {
         None
     };
@@ -106,6 +216,7 @@ pub async fn page(
         StatusCode::OK,
         notice,
         DiagnosisForm::default(),
+        None,
         None,
     )
     .await
@@ -118,6 +229,7 @@ async fn show(
     notice: Option<&'static str>,
     form: DiagnosisForm,
     error: Option<FieldError>,
+    refusal: Option<MedicationRefusal>,
 ) -> Result<Response, WebError> {
     let layout = Layout::load(&mut db, Section::Patients).await?;
     let Ok(id) = Uuid::parse_str(id) else {
@@ -137,6 +249,16 @@ async fn show(
         sqlx::query_scalar("select (now() at time zone time_zone)::date from organizations")
             .fetch_one(db.conn())
             .await?;
+    // Row-level security shows medications to clinicians and admins only; others read none.
+    let medication_history = sqlx::query_as(
+        "select name, dose, route, frequency, status::text as status, started_on, ended_on, change_reason
+           from medications
+          where patient_id = $1 and status <> 'active'
+          order by coalesce(ended_on, started_on) desc, created_at desc, id",
+    )
+    .bind(id)
+    .fetch_all(db.conn())
+    .await?;
     let role = db.caller.role;
     db.commit().await?;
 
@@ -183,9 +305,14 @@ async fn show(
             sees_diagnoses: role != UserRole::Staff,
             sees_clinical: matches!(role, UserRole::Provider | UserRole::Admin),
             may_add_diagnosis: role == UserRole::Provider,
+            may_prescribe: role == UserRole::Provider,
+            may_edit_patient: role != UserRole::Billing,
+            medication_history,
             notice,
             form,
             error,
+            refusal,
+            empty: MedicationForm::default(),
         },
     )
 }
@@ -256,5 +383,152 @@ async fn refused(
     let Some((status, field_error)) = FieldError::from_api(&error) else {
         return Err(error.into());
     };
-    show(db, id, status, None, form, Some(field_error)).await
+    show(db, id, status, None, form, Some(field_error), None).await
+}
+
+/// `POST /patients/{id}/medications`: starts a medication through the API's handler.
+pub async fn start(
+    mut db: PageTx,
+    Path(id): Path<String>,
+    Form(form): Form<MedicationForm>,
+) -> Result<Response, WebError> {
+    db.require_csrf(&form.csrf_token)?;
+    let patient_id = prescriber_target(&mut db, &id).await?;
+    let new = NewMedication {
+        name: form.name.clone(),
+        dose: Some(form.dose.clone()),
+        route: Some(form.route.clone()),
+        frequency: Some(form.frequency.clone()),
+        instructions: Some(form.instructions.clone()),
+        started_on: filled(&form.started_on).map(str::to_owned),
+    };
+    let (tx, reopen) = db.into_api();
+    match start_medication(
+        tx,
+        extract::Path(patient_id),
+        HeaderMap::new(),
+        extract::Json(new),
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/patients/{patient_id}?medication_started=1#medications"
+        ))
+        .into_response()),
+        Err(error) => medication_refused(reopen, &id, "start".to_owned(), form, error).await,
+    }
+}
+
+/// `POST /patients/{id}/medications/{medication}/change`: a new dose or frequency, with why;
+/// the API keeps the old row as history (`changed`).
+pub async fn change(
+    mut db: PageTx,
+    Path((id, medication)): Path<(String, String)>,
+    Form(form): Form<MedicationForm>,
+) -> Result<Response, WebError> {
+    db.require_csrf(&form.csrf_token)?;
+    let patient_id = prescriber_target(&mut db, &id).await?;
+    let Ok(medication_id) = Uuid::parse_str(&medication) else {
+        let layout = Layout::load(&mut db, Section::Patients).await?;
+        return Err(WebError::not_found().with_layout(layout));
+    };
+    let change = MedicationChange {
+        dose: Some(form.dose.clone()),
+        frequency: Some(form.frequency.clone()),
+        route: None,
+        instructions: None,
+        reason: form.reason.clone(),
+        changed_on: filled(&form.changed_on).map(str::to_owned),
+    };
+    let (tx, reopen) = db.into_api();
+    match change_medication(
+        tx,
+        extract::Path(medication_id),
+        HeaderMap::new(),
+        extract::Json(change),
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/patients/{patient_id}?medication_changed=1#medications"
+        ))
+        .into_response()),
+        Err(error) => {
+            let key = format!("change-{medication_id}");
+            medication_refused(reopen, &id, key, form, error).await
+        }
+    }
+}
+
+/// `POST /patients/{id}/medications/{medication}/discontinue`: stops it, with why and when.
+pub async fn discontinue(
+    mut db: PageTx,
+    Path((id, medication)): Path<(String, String)>,
+    Form(form): Form<MedicationForm>,
+) -> Result<Response, WebError> {
+    db.require_csrf(&form.csrf_token)?;
+    let patient_id = prescriber_target(&mut db, &id).await?;
+    let Ok(medication_id) = Uuid::parse_str(&medication) else {
+        let layout = Layout::load(&mut db, Section::Patients).await?;
+        return Err(WebError::not_found().with_layout(layout));
+    };
+    let stop = Discontinuation {
+        reason: form.reason.clone(),
+        ended_on: filled(&form.ended_on).map(str::to_owned),
+    };
+    let (tx, reopen) = db.into_api();
+    match discontinue_medication(tx, extract::Path(medication_id), extract::Json(stop)).await {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/patients/{patient_id}?medication_discontinued=1#medications"
+        ))
+        .into_response()),
+        Err(error) => {
+            let key = format!("discontinue-{medication_id}");
+            medication_refused(reopen, &id, key, form, error).await
+        }
+    }
+}
+
+/// The patient a medication form is about; 404 for a malformed id, 403 for a caller who is
+/// not a provider (the database would refuse them too; this says it in words).
+async fn prescriber_target(db: &mut PageTx, id: &str) -> Result<Uuid, WebError> {
+    let Ok(patient_id) = Uuid::parse_str(id) else {
+        let layout = Layout::load(db, Section::Patients).await?;
+        return Err(WebError::not_found().with_layout(layout));
+    };
+    if db.caller.role != UserRole::Provider {
+        let layout = Layout::load(db, Section::Patients).await?;
+        return Err(layout.forbidden("only clinicians start, change or discontinue medications"));
+    }
+    Ok(patient_id)
+}
+
+/// The chart again with the refused form open, its values kept and the field at fault marked.
+async fn medication_refused(
+    reopen: crate::web::page::Reopen,
+    id: &str,
+    form_key: String,
+    values: MedicationForm,
+    error: ApiError,
+) -> Result<Response, WebError> {
+    let mut db = reopen.open().await?;
+    let Some((status, field_error)) = FieldError::from_api(&error) else {
+        let layout = Layout::load(&mut db, Section::Patients).await?;
+        return Err(WebError::new(error).with_layout(layout));
+    };
+    let refusal = MedicationRefusal {
+        form: form_key,
+        values,
+        error: field_error,
+    };
+    show(
+        db,
+        id,
+        status,
+        None,
+        DiagnosisForm::default(),
+        None,
+        Some(refusal),
+    )
+    .await
 }

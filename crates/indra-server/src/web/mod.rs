@@ -8,10 +8,12 @@
 //! `assets/`; the pages need no JavaScript.
 
 mod admin;
+mod appointment;
 mod chart;
 pub(crate) mod error;
 mod notes;
 mod page;
+mod patient_edit;
 mod patients;
 mod placeholders;
 mod plans;
@@ -41,6 +43,19 @@ pub fn router() -> Router<AppState> {
         .route("/patients", get(patients::list).post(patients::register))
         .route("/patients/{id}", get(chart::page))
         .route("/patients/{id}/diagnoses", post(chart::add))
+        .route("/patients/{id}/medications", post(chart::start))
+        .route(
+            "/patients/{id}/medications/{medication}/change",
+            post(chart::change),
+        )
+        .route(
+            "/patients/{id}/medications/{medication}/discontinue",
+            post(chart::discontinue),
+        )
+        .route(
+            "/patients/{id}/edit",
+            get(patient_edit::page).post(patient_edit::save),
+        )
         .route("/patients/{id}/plan", get(plans::page).post(plans::save))
         .route("/patients/{id}/plan/edit", get(plans::edit))
         .route("/patients/{id}/plan/sign", post(plans::sign))
@@ -55,6 +70,15 @@ pub fn router() -> Router<AppState> {
             get(notes::new_page).post(notes::create),
         )
         .route("/schedule", get(schedule::page).post(schedule::book))
+        .route("/appointments/{id}", get(appointment::page))
+        .route(
+            "/appointments/{id}/reschedule",
+            post(appointment::reschedule),
+        )
+        .route("/appointments/{id}/cancel", post(appointment::cancel))
+        .route("/appointments/{id}/no-show", post(appointment::no_show))
+        .route("/appointments/{id}/start", post(appointment::start_session))
+        .route("/appointments/{id}/end", post(appointment::end_session))
         .route("/billing", get(placeholders::billing))
         .route("/assistant", get(placeholders::assistant))
         .route("/admin", get(admin::home))

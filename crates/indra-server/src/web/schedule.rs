@@ -84,6 +84,7 @@ pub struct BookForm {
 }
 
 struct Slot {
+    id: Uuid,
     time: String,
     patient: String,
     patient_id: Uuid,
@@ -254,6 +255,7 @@ async fn show(
                     .iter()
                     .filter(|a| a.starts_at.date() == day)
                     .map(|a| Slot {
+                        id: a.id,
                         time: format!("{}–{}", clock(a.starts_at), clock(a.ends_at)),
                         patient: names
                             .iter()
