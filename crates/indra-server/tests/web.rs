@@ -6,6 +6,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use common::web::{encoded, html, location};
 use common::{Answer, PASSWORD, TestApp};
 use uuid::Uuid;
 
@@ -32,27 +33,6 @@ fn post(path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Request<Bo
         request = request.header(header::COOKIE, cookie);
     }
     request.body(Body::from(body)).unwrap()
-}
-
-fn encoded(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn html(answer: &Answer) -> &str {
-    answer.body.as_str().unwrap_or_default()
-}
-
-fn location(answer: &Answer) -> &str {
-    answer.headers[header::LOCATION].to_str().unwrap()
 }
 
 /// Signs in through the form; returns the `Cookie` header value of the session.

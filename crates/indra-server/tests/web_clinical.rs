@@ -7,17 +7,9 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use common::{Answer, PASSWORD, TestApp};
+use common::web::{encoded, get, html};
+use common::{PASSWORD, TestApp};
 use uuid::Uuid;
-
-fn get(path: &str, cookie: &str) -> Request<Body> {
-    Request::builder()
-        .method(Method::GET)
-        .uri(path)
-        .header(header::COOKIE, cookie)
-        .body(Body::empty())
-        .unwrap()
-}
 
 fn post(path: &str, cookie: &str, fields: &[(&str, &str)]) -> Request<Body> {
     let body = fields
@@ -32,23 +24,6 @@ fn post(path: &str, cookie: &str, fields: &[(&str, &str)]) -> Request<Body> {
         .header(header::COOKIE, cookie)
         .body(Body::from(body))
         .unwrap()
-}
-
-fn encoded(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn html(answer: &Answer) -> &str {
-    answer.body.as_str().unwrap_or_default()
 }
 
 async fn web_sign_in(app: &TestApp, org: usize, role: &str) -> String {

@@ -8,18 +8,10 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use common::{Answer, PASSWORD, TestApp};
+use common::TestApp;
+use common::web::{encoded, get, html, location, web_sign_in};
 use serde_json::json;
 use uuid::Uuid;
-
-fn get(path: &str, cookie: &str) -> Request<Body> {
-    Request::builder()
-        .method(Method::GET)
-        .uri(path)
-        .header(header::COOKIE, cookie)
-        .body(Body::empty())
-        .unwrap()
-}
 
 fn post(path: &str, cookie: &str, fields: &[(&str, &str)]) -> Request<Body> {
     let body = fields
@@ -34,47 +26,6 @@ fn post(path: &str, cookie: &str, fields: &[(&str, &str)]) -> Request<Body> {
         .header(header::COOKIE, cookie)
         .body(Body::from(body))
         .unwrap()
-}
-
-fn encoded(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn html(answer: &Answer) -> &str {
-    answer.body.as_str().unwrap_or_default()
-}
-
-fn location(answer: &Answer) -> &str {
-    answer.headers[header::LOCATION].to_str().unwrap()
-}
-
-async fn web_sign_in(app: &TestApp, email: &str) -> String {
-    let answer = app
-        .send(
-            Request::builder()
-                .method(Method::POST)
-                .uri("/login")
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(format!(
-                    "email={}&password={}",
-                    encoded(email),
-                    encoded(PASSWORD)
-                )))
-                .unwrap(),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{email}");
-    let set_cookie = answer.headers[header::SET_COOKIE].to_str().unwrap();
-    set_cookie.split(';').next().unwrap().to_owned()
 }
 
 /// The value of the hidden input `name` of a page.

@@ -6,6 +6,8 @@
     reason = "test support"
 )]
 
+pub mod web;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
