@@ -5,5 +5,6 @@
 //! unit-test and fuzz, and lets the database layer and the server share one definition.
 
 pub mod audit;
+pub mod billing;
 pub mod clinical;
 pub mod platform;

@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod migrate;
 mod notes;
+mod reference;
 mod serve;
 
 use std::process::ExitCode;
@@ -51,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         command: NotesCommand,
     },
+    /// Reference data commands.
+    Reference {
+        #[command(subcommand)]
+        command: ReferenceCommand,
+    },
     /// Benchmarks, each in a scratch database it creates (and drops) on a local server.
     Bench {
         #[command(subcommand)]
@@ -69,6 +75,13 @@ enum NotesCommand {
     /// Check every note version's content hash and every signature against the published keys;
     /// exit status 1 when any fails.
     Verify(notes::VerifyArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ReferenceCommand {
+    /// Load licensed CPT descriptors (UTF-8 CSV/TSV, header `code,descriptor`) into the codes
+    /// Indra knows, all or nothing; exit status 1 when the file has a bad row.
+    ImportCpt(reference::ImportCptArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +156,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Notes {
             command: NotesCommand::Verify(args),
         } => notes::verify(&cli.database_url, args).await,
+        Command::Reference {
+            command: ReferenceCommand::ImportCpt(args),
+        } => reference::import_cpt(&cli.database_url, args).await,
         Command::Bench {
             command: BenchCommand::AuditWrites(args),
         } => bench::audit_writes(&cli.database_url, args).await,

@@ -1,0 +1,4 @@
+//! Rules about billing: codes, claims and what the payer needs.
+
+pub mod code_suggestion;
+pub mod cpt_import;
