@@ -13,6 +13,14 @@ use crate::platform::caller::CallerTx;
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
+/// What [`IdempotencyKey::claim`] found.
+pub enum Claim {
+    /// The request was answered before: send this answer again.
+    Replay(Response),
+    /// Carry the request out; store its answer with the key, when there is one.
+    Fresh(Option<IdempotencyKey>),
+}
+
 pub struct IdempotencyKey {
     key: String,
     request_hash: Vec<u8>,
@@ -20,7 +28,7 @@ pub struct IdempotencyKey {
 
 impl IdempotencyKey {
     /// The request's key, if it sent one, bound to what it asks (`route` and body).
-    pub fn from_request<B: Serialize>(
+    fn from_request<B: Serialize>(
         headers: &HeaderMap,
         route: &str,
         body: &B,
@@ -42,8 +50,25 @@ impl IdempotencyKey {
         }))
     }
 
+    /// The whole protocol for a creating POST: reads the request's key (if any), bound to
+    /// `route` and `body`, and claims it in the request's transaction.
+    pub async fn claim<B: Serialize>(
+        db: &mut CallerTx,
+        headers: &HeaderMap,
+        route: &str,
+        body: &B,
+    ) -> Result<Claim, ApiError> {
+        let Some(key) = Self::from_request(headers, route, body)? else {
+            return Ok(Claim::Fresh(None));
+        };
+        Ok(match key.replay(db).await? {
+            Some(answer) => Claim::Replay(answer),
+            None => Claim::Fresh(Some(key)),
+        })
+    }
+
     /// Claims the key for this request. `Some(answer)` when it was already answered: send that.
-    pub async fn replay(&self, db: &mut CallerTx) -> Result<Option<Response>, ApiError> {
+    async fn replay(&self, db: &mut CallerTx) -> Result<Option<Response>, ApiError> {
         let (org_id, user_id) = (db.caller.org_id, db.caller.user_id);
         // A concurrent request with the same key waits here until the first commits.
         let claimed = sqlx::query(

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::api::etag::{Tagged, etag_of, require_if_match};
 use crate::api::extract;
-use crate::api::idempotency::IdempotencyKey;
+use crate::api::idempotency::{Claim, IdempotencyKey};
 use crate::api::pagination::{Cursor, Page, PageQuery, Positioned, fetch_page};
 use crate::error::ApiError;
 use crate::platform::caller::CallerTx;
@@ -234,12 +234,11 @@ pub async fn create_provider(
     headers: HeaderMap,
     extract::Json(new): extract::Json<NewProvider>,
 ) -> Result<Response, ApiError> {
-    let key = IdempotencyKey::from_request(&headers, "POST /api/v1/providers", &new)?;
-    if let Some(key) = &key
-        && let Some(answer) = key.replay(&mut db).await?
+    let key = match IdempotencyKey::claim(&mut db, &headers, "POST /api/v1/providers", &new).await?
     {
-        return Ok(answer);
-    }
+        Claim::Replay(answer) => return Ok(answer),
+        Claim::Fresh(key) => key,
+    };
     let provider: Provider = sqlx::query_as(&format!(
         "insert into providers (org_id, user_id, first_name, last_name, credentials, npi, license_number,
                                 license_state, taxonomy_code, preferred_note_format, requires_supervision,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::api::etag::{Tagged, etag_of, require_if_match};
 use crate::api::extract;
-use crate::api::idempotency::IdempotencyKey;
+use crate::api::idempotency::{Claim, IdempotencyKey};
 use crate::api::pagination::{Cursor, Page, PageQuery, Positioned, fetch_page};
 use crate::error::ApiError;
 use crate::platform::caller::{CallerTx, UserRole};
@@ -121,12 +121,10 @@ pub async fn create_user(
     headers: HeaderMap,
     extract::Json(new): extract::Json<NewUser>,
 ) -> Result<Response, ApiError> {
-    let key = IdempotencyKey::from_request(&headers, "POST /api/v1/users", &new)?;
-    if let Some(key) = &key
-        && let Some(answer) = key.replay(&mut db).await?
-    {
-        return Ok(answer);
-    }
+    let key = match IdempotencyKey::claim(&mut db, &headers, "POST /api/v1/users", &new).await? {
+        Claim::Replay(answer) => return Ok(answer),
+        Claim::Fresh(key) => key,
+    };
     let full_name = new.full_name.trim();
     if full_name.is_empty() {
         return Err(ApiError::invalid("full_name", "a name is required"));

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{Note, NoteStatus, fetch_note, refused};
 use crate::api::etag::{Tagged, etag_of, require_if_match};
 use crate::api::extract::{Json, Path};
-use crate::api::idempotency::IdempotencyKey;
+use crate::api::idempotency::{Claim, IdempotencyKey};
 use crate::error::ApiError;
 use crate::platform::caller::CallerTx;
 use crate::platform::providers::NoteFormatCode;
@@ -51,16 +51,17 @@ pub async fn create_note(
     headers: HeaderMap,
     Json(new): Json<NewNote>,
 ) -> Result<Response, ApiError> {
-    let key = IdempotencyKey::from_request(
+    let key = match IdempotencyKey::claim(
+        &mut db,
         &headers,
         &format!("POST /api/v1/encounters/{encounter_id}/notes"),
         &new,
-    )?;
-    if let Some(key) = &key
-        && let Some(answer) = key.replay(&mut db).await?
+    )
+    .await?
     {
-        return Ok(answer);
-    }
+        Claim::Replay(answer) => return Ok(answer),
+        Claim::Fresh(key) => key,
+    };
     let patient_id: Uuid = sqlx::query_scalar("select patient_id from encounters where id = $1")
         .bind(encounter_id)
         .fetch_optional(db.conn())

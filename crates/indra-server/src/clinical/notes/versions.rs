@@ -20,7 +20,7 @@ use super::drafts::created;
 use super::signing::sign_draft;
 use super::{ChangeKind, Note, NoteStatus, SignatureType, fetch_note, from_db, refused};
 use crate::api::extract::{Json, Path};
-use crate::api::idempotency::IdempotencyKey;
+use crate::api::idempotency::{Claim, IdempotencyKey};
 use crate::error::ApiError;
 use crate::platform::caller::CallerTx;
 use crate::platform::providers::NoteFormatCode;
@@ -72,12 +72,10 @@ pub async fn amend(
     Json(amendment): Json<Amendment>,
 ) -> Result<Response, ApiError> {
     let route = format!("POST /api/v1/notes/{id}/amendments");
-    let key = IdempotencyKey::from_request(&headers, &route, &amendment)?;
-    if let Some(key) = &key
-        && let Some(answer) = key.replay(&mut db).await?
-    {
-        return Ok(answer);
-    }
+    let key = match IdempotencyKey::claim(&mut db, &headers, &route, &amendment).await? {
+        Claim::Replay(answer) => return Ok(answer),
+        Claim::Fresh(key) => key,
+    };
     let previous = fetch_note(&mut db, id).await?;
     let version = NewVersion {
         kind: ChangeKind::Amendment,
@@ -112,12 +110,10 @@ pub async fn add_addendum(
     Json(addendum): Json<Addendum>,
 ) -> Result<Response, ApiError> {
     let route = format!("POST /api/v1/notes/{id}/addenda");
-    let key = IdempotencyKey::from_request(&headers, &route, &addendum)?;
-    if let Some(key) = &key
-        && let Some(answer) = key.replay(&mut db).await?
-    {
-        return Ok(answer);
-    }
+    let key = match IdempotencyKey::claim(&mut db, &headers, &route, &addendum).await? {
+        Claim::Replay(answer) => return Ok(answer),
+        Claim::Fresh(key) => key,
+    };
     let previous = fetch_note(&mut db, id).await?;
     let version = NewVersion {
         kind: ChangeKind::Addendum,

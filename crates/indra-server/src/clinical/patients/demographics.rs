@@ -15,7 +15,7 @@ use super::search::{PatientQuery, search_patients};
 use super::{iso_date, present};
 use crate::api::etag::{Tagged, etag_of, require_if_match};
 use crate::api::extract::{self, Path, Query};
-use crate::api::idempotency::IdempotencyKey;
+use crate::api::idempotency::{Claim, IdempotencyKey};
 use crate::api::pagination::{Cursor, Page, PageQuery, Positioned, fetch_page};
 use crate::error::ApiError;
 use crate::platform::caller::CallerTx;
@@ -360,12 +360,10 @@ pub async fn create_patient(
     headers: HeaderMap,
     extract::Json(new): extract::Json<NewPatient>,
 ) -> Result<Response, ApiError> {
-    let key = IdempotencyKey::from_request(&headers, "POST /api/v1/patients", &new)?;
-    if let Some(key) = &key
-        && let Some(answer) = key.replay(&mut db).await?
-    {
-        return Ok(answer);
-    }
+    let key = match IdempotencyKey::claim(&mut db, &headers, "POST /api/v1/patients", &new).await? {
+        Claim::Replay(answer) => return Ok(answer),
+        Claim::Fresh(key) => key,
+    };
     let patient: Patient = sqlx::query_as(&format!(
         "insert into patients (org_id, mrn, first_name, last_name, preferred_name, date_of_birth, sex_at_birth,
                                gender_identity, pronouns, email, phone, address_line1, address_line2, city, state,

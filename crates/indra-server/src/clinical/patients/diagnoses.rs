@@ -16,7 +16,7 @@ use super::demographics::fetch_patient;
 use super::iso_date;
 use crate::api::etag::{Tagged, etag_of, require_if_match};
 use crate::api::extract::{self, Path, Query};
-use crate::api::idempotency::IdempotencyKey;
+use crate::api::idempotency::{Claim, IdempotencyKey};
 use crate::api::pagination::{Cursor, Page, PageQuery, page_of};
 use crate::error::ApiError;
 use crate::platform::caller::CallerTx;
@@ -236,15 +236,13 @@ pub async fn add_diagnosis(
     headers: HeaderMap,
     extract::Json(new): extract::Json<NewDiagnosis>,
 ) -> Result<Response, ApiError> {
-    let route = format!("POST /api/v1/patients/{patient_id}/diagnoses");
-    let key = IdempotencyKey::from_request(&headers, &route, &new)?;
     // Another practice's patient is not found, before anything else is said about the request.
     fetch_patient(db.conn(), patient_id).await?;
-    if let Some(key) = &key
-        && let Some(answer) = key.replay(&mut db).await?
-    {
-        return Ok(answer);
-    }
+    let route = format!("POST /api/v1/patients/{patient_id}/diagnoses");
+    let key = match IdempotencyKey::claim(&mut db, &headers, &route, &new).await? {
+        Claim::Replay(answer) => return Ok(answer),
+        Claim::Fresh(key) => key,
+    };
     if new.is_primary {
         refuse_second_primary(db.conn(), patient_id, None).await?;
     }

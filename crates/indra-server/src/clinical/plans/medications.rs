@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{date_field, iso_date, practice_today, require_patient, required_text, state_conflict};
 use crate::api::etag::Tagged;
 use crate::api::extract::{Json, Path, Query};
-use crate::api::idempotency::IdempotencyKey;
+use crate::api::idempotency::{Claim, IdempotencyKey};
 use crate::error::ApiError;
 use crate::platform::caller::CallerTx;
 
@@ -206,16 +206,17 @@ pub async fn start_medication(
     Json(new): Json<NewMedication>,
 ) -> Result<Response, ApiError> {
     require_patient(&mut db, patient_id).await?;
-    let key = IdempotencyKey::from_request(
+    let key = match IdempotencyKey::claim(
+        &mut db,
         &headers,
         &format!("POST /api/v1/patients/{patient_id}/medications"),
         &new,
-    )?;
-    if let Some(key) = &key
-        && let Some(answer) = key.replay(&mut db).await?
+    )
+    .await?
     {
-        return Ok(answer);
-    }
+        Claim::Replay(answer) => return Ok(answer),
+        Claim::Fresh(key) => key,
+    };
     let name = optional_text("name", Some(&new.name), MAX_FIELD_CHARS)?
         .ok_or_else(|| ApiError::invalid("name", "required"))?;
     let dose = optional_text("dose", new.dose.as_deref(), MAX_FIELD_CHARS)?;
@@ -288,16 +289,17 @@ pub async fn change_medication(
     Json(change): Json<MedicationChange>,
 ) -> Result<Response, ApiError> {
     let old = fetch_medication(&mut db, id).await?;
-    let key = IdempotencyKey::from_request(
+    let key = match IdempotencyKey::claim(
+        &mut db,
         &headers,
         &format!("POST /api/v1/medications/{id}/change"),
         &change,
-    )?;
-    if let Some(key) = &key
-        && let Some(answer) = key.replay(&mut db).await?
+    )
+    .await?
     {
-        return Ok(answer);
-    }
+        Claim::Replay(answer) => return Ok(answer),
+        Claim::Fresh(key) => key,
+    };
     let reason = required_text("reason", &change.reason, MAX_FIELD_CHARS)?;
     // A field sent replaces the old value; one left out keeps it.
     let keep = |new: Option<String>, old: &Option<String>| new.or_else(|| old.clone());

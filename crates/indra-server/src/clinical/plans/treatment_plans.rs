@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{date_field, iso_date, practice_today, require_patient, state_conflict};
 use crate::api::etag::{Tagged, etag_of, require_if_match};
 use crate::api::extract::{Json, Path, Query};
-use crate::api::idempotency::IdempotencyKey;
+use crate::api::idempotency::{Claim, IdempotencyKey};
 use crate::api::pagination::{Cursor, MAX_LIMIT, Page, page_of};
 use crate::error::ApiError;
 use crate::platform::caller::CallerTx;
@@ -317,16 +317,17 @@ pub async fn create_plan(
     Json(new): Json<NewTreatmentPlan>,
 ) -> Result<Response, ApiError> {
     require_patient(&mut db, patient_id).await?;
-    let key = IdempotencyKey::from_request(
+    let key = match IdempotencyKey::claim(
+        &mut db,
         &headers,
         &format!("POST /api/v1/patients/{patient_id}/treatment-plans"),
         &new,
-    )?;
-    if let Some(key) = &key
-        && let Some(answer) = key.replay(&mut db).await?
+    )
+    .await?
     {
-        return Ok(answer);
-    }
+        Claim::Replay(answer) => return Ok(answer),
+        Claim::Fresh(key) => key,
+    };
     let today = practice_today(&mut db).await?;
     let (effective_on, review_due_on) = plan_dates(
         today,
@@ -488,16 +489,17 @@ pub async fn revise_plan(
     Json(revision): Json<PlanRevision>,
 ) -> Result<Response, ApiError> {
     let previous = fetch_plan(&mut db, id).await?;
-    let key = IdempotencyKey::from_request(
+    let key = match IdempotencyKey::claim(
+        &mut db,
         &headers,
         &format!("POST /api/v1/treatment-plans/{id}/revisions"),
         &revision,
-    )?;
-    if let Some(key) = &key
-        && let Some(answer) = key.replay(&mut db).await?
+    )
+    .await?
     {
-        return Ok(answer);
-    }
+        Claim::Replay(answer) => return Ok(answer),
+        Claim::Fresh(key) => key,
+    };
     let today = practice_today(&mut db).await?;
     let (effective_on, review_due_on) = plan_dates(
         today,

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::api::etag::{Tagged, etag_of, require_if_match};
 use crate::api::extract::{Json, Path};
-use crate::api::idempotency::IdempotencyKey;
+use crate::api::idempotency::{Claim, IdempotencyKey};
 use crate::error::{ApiError, Problem};
 use crate::platform::caller::CallerTx;
 
@@ -356,12 +356,11 @@ pub async fn book_appointment(
     headers: HeaderMap,
     Json(new): Json<NewAppointment>,
 ) -> Result<Response, SchedulingError> {
-    let key = IdempotencyKey::from_request(&headers, "POST /api/v1/appointments", &new)?;
-    if let Some(key) = &key
-        && let Some(answer) = key.replay(&mut db).await?
-    {
-        return Ok(answer);
-    }
+    let key =
+        match IdempotencyKey::claim(&mut db, &headers, "POST /api/v1/appointments", &new).await? {
+            Claim::Replay(answer) => return Ok(answer),
+            Claim::Fresh(key) => key,
+        };
     if new.ends_at <= new.starts_at {
         return Err(ApiError::invalid("ends_at", "an appointment ends after it starts").into());
     }

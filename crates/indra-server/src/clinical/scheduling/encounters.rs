@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::appointments::{Modality, SessionType};
 use crate::api::etag::{Tagged, etag_of, require_if_match};
 use crate::api::extract::{Json, Path};
-use crate::api::idempotency::IdempotencyKey;
+use crate::api::idempotency::{Claim, IdempotencyKey};
 use crate::error::{ApiError, Problem};
 use crate::platform::caller::CallerTx;
 
@@ -85,12 +85,11 @@ pub async fn open_encounter(
     headers: HeaderMap,
     Json(new): Json<NewEncounter>,
 ) -> Result<Response, ApiError> {
-    let key = IdempotencyKey::from_request(&headers, "POST /api/v1/encounters", &new)?;
-    if let Some(key) = &key
-        && let Some(answer) = key.replay(&mut db).await?
-    {
-        return Ok(answer);
-    }
+    let key =
+        match IdempotencyKey::claim(&mut db, &headers, "POST /api/v1/encounters", &new).await? {
+            Claim::Replay(answer) => return Ok(answer),
+            Claim::Fresh(key) => key,
+        };
     let org_id = db.caller.org_id;
     let encounter: Encounter = if let Some(appointment_id) = new.appointment_id {
         sqlx::query_as(&format!(
