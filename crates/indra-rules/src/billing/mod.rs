@@ -1,4 +1,5 @@
 //! Rules about billing: codes, claims and what the payer needs.
 
+pub mod claim_document;
 pub mod code_suggestion;
 pub mod cpt_import;
