@@ -193,3 +193,69 @@ async fn the_checks_catch_a_table_that_is_not_distributable() {
     assert!(without.contains(&"public.no_tenant".to_string()));
     db.close().await.unwrap();
 }
+
+/// deploy/citus/distribution.sql emits one statement per table: the code sets as reference
+/// tables first, then organizations by id, then every other table by org_id co-located with it,
+/// each after the tables its foreign keys reference (Citus needs that order).
+#[tokio::test]
+async fn the_citus_script_distributes_every_table_in_foreign_key_order() {
+    let db = TestDb::new().await.unwrap();
+    let statements: Vec<String> =
+        sqlx::query_scalar(include_str!("../../../deploy/citus/distribution.sql"))
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let table_of = |statement: &str| -> String {
+        statement
+            .split('\'')
+            .nth(1)
+            .expect("a quoted table name")
+            .to_string()
+    };
+    let position = |table: &str| statements.iter().position(|s| table_of(s) == table);
+
+    let tables: Vec<String> = sqlx::query_scalar(
+        "select relname::text from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public' and c.relkind in ('r', 'p') and relname <> '_sqlx_migrations'",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(statements.len(), tables.len(), "{statements:#?}");
+    for table in &tables {
+        assert!(position(table).is_some(), "{table} is not distributed");
+    }
+    for code_set in ["icd10_codes", "cpt_codes"] {
+        let statement = &statements[position(code_set).unwrap()];
+        assert!(
+            statement.starts_with("select create_reference_table"),
+            "{statement}"
+        );
+    }
+    assert_eq!(
+        statements[2],
+        "select create_distributed_table('organizations', 'id');"
+    );
+    let patients = &statements[position("patients").unwrap()];
+    assert_eq!(
+        patients,
+        "select create_distributed_table('patients', 'org_id', colocate_with => 'organizations');"
+    );
+
+    let references: Vec<(String, String)> = sqlx::query_as(
+        "select c.relname::text, r.relname::text
+           from pg_constraint k join pg_class c on c.oid = k.conrelid
+           join pg_class r on r.oid = k.confrelid join pg_namespace n on n.oid = c.relnamespace
+          where k.contype = 'f' and n.nspname = 'public' and k.conrelid <> k.confrelid",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    for (table, referenced) in references {
+        assert!(
+            position(&referenced) < position(&table),
+            "{table} references {referenced} but is distributed before it"
+        );
+    }
+    db.close().await.unwrap();
+}
