@@ -8,3 +8,4 @@ pub mod audit;
 pub mod billing;
 pub mod clinical;
 pub mod platform;
+pub mod x12;
