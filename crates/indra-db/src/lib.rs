@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod billing;
 pub mod clinical;
 pub mod demo;
 #[cfg(feature = "testing")]

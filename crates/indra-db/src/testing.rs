@@ -117,6 +117,7 @@ impl TestDb {
         let today = time::OffsetDateTime::now_utc().date().to_string();
         let mut fingerprint = include_str!("demo/mod.rs").as_bytes().to_vec();
         fingerprint.extend_from_slice(include_str!("demo/names.rs").as_bytes());
+        fingerprint.extend_from_slice(include_str!("demo/billing.rs").as_bytes());
         fingerprint.extend_from_slice(today.as_bytes());
         Self::with_seed(&format!("demo{orgs}"), &fingerprint, |pool| async move {
             crate::demo::load_demo(&pool, orgs, DEMO_TEST_PASSWORD)

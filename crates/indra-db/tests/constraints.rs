@@ -1025,11 +1025,19 @@ async fn claim_status_moves_only_along_its_arrows() {
         .execute(pool)
     };
 
+    // A documented claim, ready (draft -> ready on documentation: billing_claims.rs).
+    let ready: Uuid = sqlx::query_scalar(
+        "select id from billing_claims where status = 'ready' order by id limit 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+
     expect_violation(set(draft, "submitted").await, CHECK_VIOLATION, bad);
     expect_violation(set(paid, "draft").await, CHECK_VIOLATION, bad);
     expect_violation(set(paid, "submitted").await, CHECK_VIOLATION, bad);
-    expect_ok(set(draft, "ready").await, "draft -> ready");
-    expect_ok(set(draft, "submitted").await, "ready -> submitted");
+    expect_violation(set(ready, "draft").await, CHECK_VIOLATION, bad);
+    expect_ok(set(ready, "submitted").await, "ready -> submitted");
 
     db.close().await.unwrap();
 }
@@ -1207,8 +1215,15 @@ async fn a_row_cannot_reference_another_organizations_row() {
         "an encounter of the organization's own patient and provider",
     );
 
-    // A claim line of organization A billing an encounter of organization B.
-    let claim_a: Uuid = first("billing_claims", a).await;
+    // A claim line of organization A billing an encounter of organization B (on a draft: the
+    // lines of a claim past draft are frozen, which would answer first).
+    let claim_a: Uuid = sqlx::query_scalar(
+        "select id from billing_claims where org_id = $1 and status = 'draft' order by id limit 1",
+    )
+    .bind(a)
+    .fetch_one(pool)
+    .await
+    .unwrap();
     let encounter_b: Uuid = first("encounters", b).await;
     expect_violation(
         add_claim_line(pool, (a, claim_a, encounter_b), 9, &[Some(1)]).await,

@@ -55,6 +55,71 @@ pub struct Config {
     /// Cookies get the Secure flag (set it when the server is reached over HTTPS).
     pub secure_cookies: bool,
     pub log_format: LogFormat,
+    /// The envelope of the 837P files the API exports.
+    pub x12: X12Settings,
+}
+
+/// Who an 837P is from and to (`INDRA_X12_*`): the practice's submitter id at its
+/// clearinghouse, the clearinghouse, and whether the files are test or production data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct X12Settings {
+    /// ISA06 / GS02 (`INDRA_X12_SUBMITTER_ID`).
+    pub submitter_id: String,
+    /// 1000A NM103 (`INDRA_X12_SUBMITTER_NAME`); the practice's name when unset.
+    pub submitter_name: Option<String>,
+    /// 1000A PER02 (`INDRA_X12_CONTACT_NAME`).
+    pub contact_name: String,
+    /// 1000A PER04, digits (`INDRA_X12_CONTACT_PHONE`); the practice's phone when unset.
+    pub contact_phone: Option<String>,
+    /// ISA08 / GS03 (`INDRA_X12_RECEIVER_ID`).
+    pub receiver_id: String,
+    /// 1000B NM103 (`INDRA_X12_RECEIVER_NAME`).
+    pub receiver_name: String,
+    /// ISA15 (`INDRA_X12_USAGE`, `T` or `P`): production data only when `P`.
+    pub production: bool,
+}
+
+impl Default for X12Settings {
+    /// Test data to a placeholder clearinghouse: a practice sets its own ids before sending.
+    fn default() -> Self {
+        Self {
+            submitter_id: "INDRA".to_owned(),
+            submitter_name: None,
+            contact_name: "Billing Office".to_owned(),
+            contact_phone: None,
+            receiver_id: "CLEARINGHOUSE".to_owned(),
+            receiver_name: "Clearinghouse".to_owned(),
+            production: false,
+        }
+    }
+}
+
+impl X12Settings {
+    fn from_env() -> anyhow::Result<Self> {
+        let defaults = Self::default();
+        let text = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let production = match text("INDRA_X12_USAGE").as_deref() {
+            None | Some("T") => false,
+            Some("P") => true,
+            Some(other) => {
+                anyhow::bail!("INDRA_X12_USAGE must be T (test) or P (production), not {other:?}")
+            }
+        };
+        Ok(Self {
+            submitter_id: text("INDRA_X12_SUBMITTER_ID").unwrap_or(defaults.submitter_id),
+            submitter_name: text("INDRA_X12_SUBMITTER_NAME"),
+            contact_name: text("INDRA_X12_CONTACT_NAME").unwrap_or(defaults.contact_name),
+            contact_phone: text("INDRA_X12_CONTACT_PHONE"),
+            receiver_id: text("INDRA_X12_RECEIVER_ID").unwrap_or(defaults.receiver_id),
+            receiver_name: text("INDRA_X12_RECEIVER_NAME").unwrap_or(defaults.receiver_name),
+            production,
+        })
+    }
 }
 
 impl Config {
@@ -95,6 +160,7 @@ impl Config {
             max_connections: env_u64("INDRA_DB_MAX_CONNECTIONS", 16)?.try_into()?,
             secure_cookies,
             log_format,
+            x12: X12Settings::from_env()?,
         })
     }
 
@@ -119,6 +185,7 @@ impl Config {
             max_connections: 8,
             secure_cookies: false,
             log_format: LogFormat::Text,
+            x12: X12Settings::default(),
         }
     }
 }

@@ -308,6 +308,31 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
         "resolved_on",
         "a diagnosis is resolved after its onset, and ruled out on or after it was made",
     ),
+    (
+        "insurance_payers_payer_id_key",
+        "payer_id",
+        "another payer of the practice has this payer id",
+    ),
+    (
+        "insurance_payers_payer_id_check",
+        "payer_id",
+        "a payer id is 2-80 letters or digits, as the clearinghouse lists it",
+    ),
+    (
+        "patient_insurance_one_active_per_priority",
+        "priority",
+        "the patient already has active coverage of this priority; end it first or choose another priority",
+    ),
+    (
+        "patient_insurance_dates_check",
+        "effective_to",
+        "coverage ends on or after the day it takes effect, and an authorization on or after the day it starts",
+    ),
+    (
+        "patient_insurance_subscriber_check",
+        "subscriber_first_name",
+        "when the patient is not the subscriber, the subscriber's names and date of birth are required",
+    ),
 ];
 
 impl From<sqlx::Error> for ApiError {

@@ -5,6 +5,7 @@
 //! one error type, [`ApiError`](error::ApiError), answered as problem+json.
 
 pub mod api;
+pub mod billing;
 pub mod clinical;
 pub mod config;
 pub mod error;
@@ -58,6 +59,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/openapi.json", get(api::openapi::serve_document))
         .merge(clinical::routes())
+        .merge(billing::routes())
         .merge(web::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -15,8 +15,9 @@ use indra_db::testing::DEMO_TEST_PASSWORD;
 const ADMIN_EMAIL: &str = "admin@riverbend.example";
 const ADMIN_NAME: &str = "Morgan Practice-Admin";
 
-/// The main navigation every signed-in person sees, in order; admins also see "Admin".
-const NAV_LINKS: &[&str] = &["Today", "Patients", "Schedule", "Billing", "Assistant"];
+/// The main navigation every signed-in person sees, in order; admins also see "Admin", billers
+/// and admins "Billing".
+const NAV_LINKS: &[&str] = &["Today", "Patients", "Schedule", "Assistant"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_reaches_the_server() {
@@ -479,6 +480,12 @@ async fn expect_shell(b: &Browser, name: &str, role: &str, admin: bool) -> anyho
             "the main navigation has no {wanted:?} link: {labels:?}"
         );
     }
+    let billing_link = labels.iter().any(|l| l == "Billing");
+    ensure!(
+        billing_link == (admin || role == "billing"),
+        "the Billing link is {} for a {role}: {labels:?}",
+        if billing_link { "shown" } else { "missing" }
+    );
     let admin_link = b
         .exists(r#"nav[aria-label="Main"] a[href="/admin/users"]"#)
         .await?
@@ -497,5 +504,120 @@ async fn sign_out(b: &Browser) -> anyhow::Result<()> {
     b.submit("form#sign-out").await?;
     b.wait_for("form#sign-in").await?;
     b.wait_for_path("/login").await?;
+    Ok(())
+}
+
+const BILLER_EMAIL: &str = "billing@riverbend.example";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_biller_takes_a_signed_session_to_an_exported_claim() {
+    let Some(b) = Browser::start("bill_a_session").await else {
+        return;
+    };
+    let outcome = bill_a_session(&b).await;
+    b.finish(outcome).await;
+}
+
+async fn bill_a_session(b: &Browser) -> anyhow::Result<()> {
+    b.sign_in(BILLER_EMAIL, DEMO_TEST_PASSWORD).await?;
+    b.wait_for_path("/").await?;
+    b.wait_for(r#"nav[aria-label="Main"] a[href="/billing"]"#)
+        .await?
+        .click()
+        .await?;
+    b.wait_for_path("/billing").await?;
+    b.wait_for("#claims-table").await?;
+
+    // A signed session no claim bills yet: tick it, create its claim.
+    let ticked = b
+        .client()
+        .execute(
+            r##"const row = [...document.querySelectorAll("#unbilled-table tbody tr")]
+                   .find(r => r.querySelector(".status-signed"));
+               if (!row) return null;
+               const box = row.querySelector("input[type=checkbox]");
+               box.click();
+               return box.value;"##,
+            vec![],
+        )
+        .await
+        .context("ticking a signed session")?;
+    ensure!(
+        ticked.as_str().is_some(),
+        "no signed session waits for a claim"
+    );
+    b.screenshot("bill_a_session-workbench").await?;
+    b.submit("form#create-claims").await?;
+    let created = b.text("#batch-result p[role=status]").await?;
+    ensure!(
+        created.contains("Created 1 draft claim"),
+        "creating said {created:?}"
+    );
+    let link = b.wait_for("#created-claims a").await?;
+    let number = link.text().await?.trim().to_owned();
+    link.click().await?;
+    b.wait_for("form#claim-editor").await?;
+    let claim_path = b.path().await?;
+
+    // The scrubber at work: a charge of 0 is held, beside the charge.
+    b.fill("#line0-charge", "0.00").await?;
+    b.submit("form#claim-editor").await?;
+    let saved = b.text("p[role=status]").await?;
+    ensure!(saved.contains("Claim saved"), "saving said {saved:?}");
+    let held = b.text("#line0 .finding-error").await?;
+    ensure!(
+        held.contains("charge is $0.00"),
+        "no finding beside the charge: {held:?}"
+    );
+    b.submit("form#mark-ready").await?;
+    let refused = b.text("#form-error").await?;
+    ensure!(
+        refused.contains("Not ready"),
+        "marking ready with a finding said {refused:?}"
+    );
+    b.screenshot("bill_a_session-scrubber").await?;
+
+    // Fixed, then ready.
+    b.fill("#line0-charge", "135.00").await?;
+    b.submit("form#claim-editor").await?;
+    ensure!(
+        !b.exists("#line0 .finding-error").await?,
+        "the finding stays after the fix"
+    );
+    b.submit("form#mark-ready").await?;
+    let ready = b.text("p[role=status]").await?;
+    ensure!(
+        ready.contains("Claim ready"),
+        "marking ready said {ready:?}"
+    );
+    ensure!(b.path().await? == claim_path);
+    b.screenshot("bill_a_session-ready").await?;
+
+    // Exported from the ready tab: the file downloads and the claim is submitted.
+    b.goto("/billing?status=ready").await?;
+    b.wait_for(&format!("tr#claim-{number} input[name=claim_id]"))
+        .await?
+        .click()
+        .await?;
+    b.wait_for("#export-button").await?.click().await?;
+    let deadline = std::time::Instant::now() + harness::WAIT;
+    loop {
+        b.goto("/billing?status=submitted").await?;
+        b.wait_for("#claims").await?;
+        if b.exists(&format!("tr#claim-{number}")).await? {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "{number} was not submitted by the export"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let exports = b.text("#exports-table").await?;
+    ensure!(
+        exports.contains(&number),
+        "the 837P files do not list {number}: {exports}"
+    );
+    b.screenshot("bill_a_session-exported").await?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod claims;
 mod demo;
 mod migrate;
 mod notes;
@@ -57,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         command: ReferenceCommand,
     },
+    /// Claims for the clearinghouse: 837P out, 835 in.
+    Claims {
+        #[command(subcommand)]
+        command: ClaimsCommand,
+    },
     /// Benchmarks, each in a scratch database it creates (and drops) on a local server.
     Bench {
         #[command(subcommand)]
@@ -82,6 +88,18 @@ enum ReferenceCommand {
     /// Load licensed CPT descriptors (UTF-8 CSV/TSV, header `code,descriptor`) into the codes
     /// Indra knows, all or nothing; exit status 1 when the file has a bad row.
     ImportCpt(reference::ImportCptArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClaimsCommand {
+    /// Write the organization's ready claims (or those named) as one X12 837P and mark them
+    /// submitted; nothing changes when the file cannot be written.
+    #[command(name = "export-837")]
+    Export837(claims::ExportArgs),
+    /// Post an X12 835 remittance (or --preview it); a payment posted before changes nothing;
+    /// exit status 1 when it does not balance.
+    #[command(name = "import-835")]
+    Import835(claims::ImportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +177,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reference {
             command: ReferenceCommand::ImportCpt(args),
         } => reference::import_cpt(&cli.database_url, args).await,
+        Command::Claims {
+            command: ClaimsCommand::Export837(args),
+        } => claims::export_837(&cli.database_url, args).await,
+        Command::Claims {
+            command: ClaimsCommand::Import835(args),
+        } => claims::import_835(&cli.database_url, args).await,
         Command::Bench {
             command: BenchCommand::AuditWrites(args),
         } => bench::audit_writes(&cli.database_url, args).await,

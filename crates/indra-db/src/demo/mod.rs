@@ -9,6 +9,7 @@
 //! (recorded as such in the audit log), because it creates organizations, which no signed-in
 //! user may do.
 
+mod billing;
 mod names;
 
 use anyhow::Context;
@@ -295,7 +296,8 @@ async fn load_organization(
     .bind(format!("{} Main Street, Suite {}", 100 + plan.position, 200 + plan.position))
     .bind(practice.city)
     .bind(practice.state)
-    .bind(practice.postal_code)
+    // ZIP+4: the 837P's billing provider address requires all nine digits.
+    .bind(format!("{}-{:04}", practice.postal_code, 1200 + plan.position % 8000))
     .bind("555-0100")
     .execute(&mut **tx)
     .await?;
@@ -452,8 +454,8 @@ async fn load_patient(
     )?;
     sqlx::query(
         "insert into patients (id, org_id, mrn, first_name, last_name, date_of_birth, sex_at_birth, pronouns,
-                               email, phone, city, state, postal_code, primary_provider_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                               email, phone, city, state, postal_code, primary_provider_id, address_line1)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(id)
     .bind(org)
@@ -469,6 +471,8 @@ async fn load_patient(
     .bind(plan.practice.state)
     .bind(plan.practice.postal_code)
     .bind(clinicians[clinician].provider_id)
+    // Claims carry the patient's (and subscriber's) street address.
+    .bind(format!("{} Elm Street", 100 + index * 3))
     .execute(&mut **tx)
     .await?;
 
@@ -1135,7 +1139,9 @@ async fn insert_signature(
 }
 
 /// Claims for insured sessions, from the oldest (paid, denied, appealed) to the newest
-/// (drafts), each status reached along the claim's arrows.
+/// (drafts), each status reached along the claim's arrows: ready when the session is documented,
+/// submitted by an 837P export, paid or denied by an 835 remittance (demo/billing.rs). A few
+/// documented sessions of last week are left without a claim, for the workbench.
 async fn load_claims(
     tx: &mut Transaction<'_, Postgres>,
     plan: &OrgPlan,
@@ -1144,18 +1150,31 @@ async fn load_claims(
     sessions: &[Session],
 ) -> anyhow::Result<()> {
     let org = plan.org_id;
+    billing::load_fee_schedule(tx, plan).await?;
+    let mut claims = Vec::new();
     for (n, session) in sessions.iter().enumerate() {
         let patient = &patients[session.patient];
         let Some(coverage) = &patient.coverage else {
             continue;
         };
-        let signed: bool = sqlx::query_scalar(
-            "select exists (select 1 from clinical_notes where org_id = $1 and encounter_id = $2 and is_current and status = 'signed')",
+        // Documented: a signed current note, cosigned where the clinician practises under
+        // supervision (the database refuses `ready` otherwise).
+        let documented: bool = sqlx::query_scalar(
+            "select exists (select 1 from clinical_notes n
+                             where n.org_id = $1 and n.encounter_id = $2 and n.is_current and n.status = 'signed'
+                               and (not $3 or exists (select 1 from note_signatures s
+                                                       where s.org_id = n.org_id and s.note_id = n.id
+                                                         and s.signature_type = 'supervisor')))",
         )
         .bind(org)
         .bind(session.encounter_id)
+        .bind(CLINICIANS[patient.clinician].requires_supervision)
         .fetch_one(&mut **tx)
         .await?;
+        if documented && session.week == -1 && patient.index.is_multiple_of(4) {
+            continue; // signed, waiting for the biller to create its claim
+        }
+        let signed = documented;
         let path: &[&str] = match (signed, session.week) {
             (false, _) => &["draft"],
             (true, -4) if patient.index % 4 == 1 => &["ready", "submitted", "denied", "appealed"],
@@ -1231,34 +1250,25 @@ async fn load_claims(
         .bind(&pointers)
         .execute(&mut **tx)
         .await?;
-        for status in path.iter().copied().filter(|s| *s != "draft") {
-            sqlx::query(
-                "update billing_claims
-                    set status = $3::claim_status,
-                        submitted_at = case when $3 = 'submitted' then now() else submitted_at end,
-                        adjudicated_at = case when $3 in ('accepted', 'rejected', 'denied') then now() else adjudicated_at end,
-                        paid_amount = case when $3 = 'paid' then round(total_charge * 0.8, 2) else paid_amount end,
-                        patient_responsibility = case when $3 = 'paid' then round(total_charge * 0.2, 2) else patient_responsibility end
-                  where org_id = $1 and id = $2",
-            )
-            .bind(org)
-            .bind(claim_id)
-            .bind(status)
-            .execute(&mut **tx)
-            .await?;
-            // A submitted session counts against the authorization.
-            if status == "submitted" && coverage.prior_authorization.is_some() {
-                sqlx::query(
-                    "update patient_insurance set sessions_used = sessions_used + 1 where org_id = $1 and id = $2",
-                )
+        if path.contains(&"ready") {
+            sqlx::query("update billing_claims set status = 'ready' where org_id = $1 and id = $2")
                 .bind(org)
-                .bind(coverage.patient_insurance_id)
+                .bind(claim_id)
                 .execute(&mut **tx)
                 .await?;
-            }
         }
+        claims.push(billing::DemoClaim {
+            claim_id,
+            claim_number: format!("C{:03}-{:05}", plan.position, n + 1),
+            week: session.week,
+            path,
+            cpt_code: cpt.clone(),
+            charge: charge.to_owned(),
+            service_date: session.service_date,
+            video: session.video,
+        });
     }
-    Ok(())
+    billing::send_and_settle(tx, plan, &claims).await
 }
 
 /// Treatment plans: two patients' plans revised once (two versions), one plan still a draft.

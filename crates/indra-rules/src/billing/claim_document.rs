@@ -36,7 +36,11 @@ impl Cents {
         {
             return None;
         }
-        let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+        let whole: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
         let fraction: i64 = match fraction.len() {
             0 => 0,
             1 => fraction.parse::<i64>().ok()? * 10,

@@ -41,7 +41,9 @@ impl Modify for BearerAuth {
 }
 
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi().merge_from(crate::clinical::openapi())
+    ApiDoc::openapi()
+        .merge_from(crate::clinical::openapi())
+        .merge_from(crate::billing::openapi())
 }
 
 pub async fn serve_document() -> Json<utoipa::openapi::OpenApi> {

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::api::extract;
+use crate::billing::coverage::{AuthorizationUsage, Coverage, list_coverage};
 use crate::clinical::patients::chart::{Chart, load_chart};
 use crate::clinical::patients::diagnoses::{NewDiagnosis, add_diagnosis};
 use crate::clinical::plans::medications::{
@@ -137,6 +138,10 @@ struct ChartPage {
     /// Front desk, clinicians and admins edit demographics and status.
     may_edit_patient: bool,
     medication_history: Vec<MedicationHistoryLine>,
+    /// The patient's active coverage, primary first, with the authorizations' usage.
+    coverage: Vec<Coverage>,
+    /// Billers, admins and the front desk keep the insurance (its own page).
+    may_keep_insurance: bool,
     notice: Option<&'static str>,
     form: DiagnosisForm,
     error: Option<FieldError>,
@@ -145,6 +150,18 @@ struct ChartPage {
 }
 
 impl ChartPage {
+    fn priority(&self, coverage: &Coverage) -> &'static str {
+        crate::web::billing::insurance::priority_word(coverage.priority)
+    }
+
+    fn level(&self, usage: &AuthorizationUsage) -> &'static str {
+        crate::web::billing::insurance::usage_level(usage)
+    }
+
+    fn bounds(&self, usage: &AuthorizationUsage) -> (String, String) {
+        crate::web::billing::insurance::meter_bounds(usage)
+    }
+
     fn invalid(&self, field: &str) -> bool {
         self.error.as_ref().is_some_and(|e| e.field == field)
     }
@@ -259,6 +276,11 @@ async fn show(
     .bind(id)
     .fetch_all(db.conn())
     .await?;
+    let coverage: Vec<Coverage> = list_coverage(&mut db, id)
+        .await?
+        .into_iter()
+        .filter(|c| c.is_active)
+        .collect();
     let role = db.caller.role;
     db.commit().await?;
 
@@ -308,6 +330,8 @@ async fn show(
             may_prescribe: role == UserRole::Provider,
             may_edit_patient: role != UserRole::Billing,
             medication_history,
+            coverage,
+            may_keep_insurance: crate::web::billing::insurance::keeps_insurance(role),
             notice,
             form,
             error,

@@ -9,6 +9,7 @@
 
 mod admin;
 mod appointment;
+mod billing;
 mod chart;
 pub(crate) mod error;
 mod notes;
@@ -43,6 +44,18 @@ pub fn router() -> Router<AppState> {
         .route("/patients", get(patients::list).post(patients::register))
         .route("/patients/{id}", get(chart::page))
         .route("/patients/{id}/diagnoses", post(chart::add))
+        .route(
+            "/patients/{id}/insurance",
+            get(billing::insurance::page).post(billing::insurance::add),
+        )
+        .route(
+            "/patients/{id}/insurance/{coverage}",
+            post(billing::insurance::change),
+        )
+        .route(
+            "/patients/{id}/insurance/{coverage}/end",
+            post(billing::insurance::end),
+        )
         .route("/patients/{id}/medications", post(chart::start))
         .route(
             "/patients/{id}/medications/{medication}/change",
@@ -79,7 +92,35 @@ pub fn router() -> Router<AppState> {
         .route("/appointments/{id}/no-show", post(appointment::no_show))
         .route("/appointments/{id}/start", post(appointment::start_session))
         .route("/appointments/{id}/end", post(appointment::end_session))
-        .route("/billing", get(placeholders::billing))
+        .route("/billing", get(billing::workbench::page))
+        .route("/billing/claims", post(billing::workbench::create))
+        .route("/billing/exports", post(billing::workbench::export))
+        .route(
+            "/billing/exports/{id}",
+            get(billing::workbench::export_download),
+        )
+        .route(
+            "/billing/claims/{id}",
+            get(billing::claim::page).post(billing::claim::save),
+        )
+        .route("/billing/claims/{id}/ready", post(billing::claim::ready))
+        .route("/billing/claims/{id}/void", post(billing::claim::void))
+        .route(
+            "/billing/claims/{id}/authorization-override",
+            post(billing::claim::override_limit),
+        )
+        .route(
+            "/billing/claims/{id}/cms1500.pdf",
+            get(billing::workbench::cms1500),
+        )
+        .route(
+            "/billing/remittances",
+            get(billing::remittances::page).post(billing::remittances::post_file),
+        )
+        .route(
+            "/billing/remittances/preview",
+            post(billing::remittances::review),
+        )
         .route("/assistant", get(placeholders::assistant))
         .route("/admin", get(admin::home))
         .route(

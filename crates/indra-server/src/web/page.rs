@@ -181,9 +181,12 @@ impl Layout {
             item("/", "Today", Section::Today),
             item("/patients", "Patients", Section::Patients),
             item("/schedule", "Schedule", Section::Schedule),
-            item("/billing", "Billing", Section::Billing),
-            item("/assistant", "Assistant", Section::Assistant),
         ];
+        // Claims are worked by billers and admins; the others would only meet a refusal there.
+        if matches!(db.caller.role, UserRole::Billing | UserRole::Admin) {
+            nav.push(item("/billing", "Billing", Section::Billing));
+        }
+        nav.push(item("/assistant", "Assistant", Section::Assistant));
         let mut admin_nav = Vec::new();
         if is_admin {
             nav.push(NavItem {

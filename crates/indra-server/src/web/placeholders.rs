@@ -36,22 +36,6 @@ async fn placeholder(
     )
 }
 
-pub async fn billing(db: PageTx) -> Result<Response, WebError> {
-    placeholder(
-        db,
-        Section::Billing,
-        "Billing",
-        "Claims and payments will live here.",
-        &[
-            "The queue of signed sessions ready to bill, with suggested CPT codes.",
-            "Claims checked before they go out, then sent as 837P files.",
-            "Payments and denials read from 835 remittances.",
-            "Insurance authorizations and the sessions left on them.",
-        ],
-    )
-    .await
-}
-
 pub async fn assistant(db: PageTx) -> Result<Response, WebError> {
     placeholder(
         db,
