@@ -55,3 +55,6 @@
 
 pub mod dictation;
 pub mod eval;
+pub mod model;
+pub mod runs;
+pub mod worker;

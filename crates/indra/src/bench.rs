@@ -585,7 +585,7 @@ fn format_table(report: &Report) -> String {
 
 /// Refuses anything but a server on this machine: the benchmark creates and drops databases
 /// and loads the server for a minute or more.
-fn ensure_local(url: &str) -> anyhow::Result<()> {
+pub(crate) fn ensure_local(url: &str) -> anyhow::Result<()> {
     let options =
         PgConnectOptions::from_str(url).context("DATABASE_URL is not a PostgreSQL URL")?;
     let host = options.get_host();
@@ -600,7 +600,7 @@ fn ensure_local(url: &str) -> anyhow::Result<()> {
 }
 
 /// `url` with its database name replaced by `database` (query parameters kept).
-fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
+pub(crate) fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
     let (scheme, rest) = url.split_once("://").context("DATABASE_URL is not a URL")?;
     let (before_query, query) = rest.split_at(rest.find(['?', '#']).unwrap_or(rest.len()));
     let authority = before_query
@@ -789,7 +789,7 @@ pub async fn patient_search(
 }
 
 /// `--database`, checked, or a fresh random name.
-fn scratch_name(database: Option<&str>) -> anyhow::Result<String> {
+pub(crate) fn scratch_name(database: Option<&str>) -> anyhow::Result<String> {
     match database {
         Some(name) => {
             ensure!(

@@ -1,7 +1,9 @@
 //! `indra`: the one binary, with a subcommand per job.
 
+mod ai;
 mod audit;
 mod bench;
+mod bench_claims;
 mod claims;
 mod demo;
 mod migrate;
@@ -63,11 +65,25 @@ enum Command {
         #[command(subcommand)]
         command: ClaimsCommand,
     },
+    /// The assistant: evaluate dictation cases, work the run queue.
+    Ai {
+        #[command(subcommand)]
+        command: AiCommand,
+    },
     /// Benchmarks, each in a scratch database it creates (and drops) on a local server.
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AiCommand {
+    /// Run every case of a dictation file (ai-eval/FORMAT.md), each in its own scratch
+    /// organization, and compare; exit status 1 when any case fails.
+    Eval(ai::EvalArgs),
+    /// Work the assistant's run queue until Ctrl-C.
+    Worker(ai::WorkerArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +124,8 @@ enum BenchCommand {
     AuditWrites(bench::AuditWritesArgs),
     /// Latency of patient search and of opening a chart on an organization of 100,000 patients.
     PatientSearch(bench::PatientSearchArgs),
+    /// Time to export N ready claims (default 1,000) to one 837P, end to end and by part.
+    ClaimsExport(bench_claims::ClaimsExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -183,11 +201,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Claims {
             command: ClaimsCommand::Import835(args),
         } => claims::import_835(&cli.database_url, args).await,
+        Command::Ai {
+            command: AiCommand::Eval(args),
+        } => ai::eval(&cli.database_url, args).await,
+        Command::Ai {
+            command: AiCommand::Worker(args),
+        } => ai::worker(&cli.database_url, args).await,
         Command::Bench {
             command: BenchCommand::AuditWrites(args),
         } => bench::audit_writes(&cli.database_url, args).await,
         Command::Bench {
             command: BenchCommand::PatientSearch(args),
         } => bench::patient_search(&cli.database_url, args).await,
+        Command::Bench {
+            command: BenchCommand::ClaimsExport(args),
+        } => bench_claims::claims_export(&cli.database_url, args).await,
     }
 }

@@ -155,6 +155,17 @@ pub async fn list_exports(
     fetch_page(db.conn(), EXPORT_SELECT, query).await
 }
 
+/// The `limit` 837P files sent last, newest first (the workbench's list; the API pages oldest
+/// first so that its cursors stay stable while files are added).
+pub async fn latest_exports(db: &mut CallerTx, limit: i64) -> Result<Vec<ExportSummary>, ApiError> {
+    Ok(sqlx::query_as(&format!(
+        "{EXPORT_SELECT} order by created_at desc, id desc limit $1"
+    ))
+    .bind(limit)
+    .fetch_all(db.conn())
+    .await?)
+}
+
 /// An 837P file exactly as it was sent.
 pub async fn export_file(db: &mut CallerTx, id: Uuid) -> Result<Download, ApiError> {
     let (file_name, content): (String, String) =

@@ -180,6 +180,17 @@ pub async fn list(
     fetch_page(db.conn(), REMITTANCE_SELECT, query).await
 }
 
+/// The `limit` remittances posted last, newest first (the remittances page's list; the API
+/// pages oldest first so that its cursors stay stable while remittances are posted).
+pub async fn latest(db: &mut CallerTx, limit: i64) -> Result<Vec<RemittanceSummary>, ApiError> {
+    Ok(sqlx::query_as(&format!(
+        "{REMITTANCE_SELECT} order by created_at desc, id desc limit $1"
+    ))
+    .bind(limit)
+    .fetch_all(db.conn())
+    .await?)
+}
+
 /// Reviews an 835 (sent as the text/plain body) before posting it: each payment, the claims it
 /// matches and what it would do to them, the claim numbers it does not match, and whether it
 /// balances. Nothing is written.

@@ -121,6 +121,20 @@ pub fn router() -> Router<AppState> {
             "/billing/remittances/preview",
             post(billing::remittances::review),
         )
+        .route(
+            "/billing/payers",
+            get(billing::payers::list).post(billing::payers::add),
+        )
+        .route(
+            "/billing/payers/{id}",
+            get(billing::payers::page).post(billing::payers::save),
+        )
+        .route(
+            "/billing/payers/{id}/active",
+            post(billing::payers::set_active),
+        )
+        .route("/billing/fees", get(billing::fees::page))
+        .route("/billing/fees/{code}", post(billing::fees::set))
         .route("/assistant", get(placeholders::assistant))
         .route("/admin", get(admin::home))
         .route(

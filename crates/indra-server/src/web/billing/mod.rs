@@ -1,20 +1,26 @@
 //! `/billing`: the biller's pages. The claims workbench (claims by status with the scrubber's
 //! findings, claims made from completed sessions, 837P exports, the CMS-1500), the claim editor,
-//! remittances reviewed before they are posted, and a patient's insurance. Every change goes
+//! remittances reviewed before they are posted, a patient's insurance, the payers the practice
+//! bills and its fee schedule. Every change goes
 //! through the billing API's functions (`crate::billing`), so the pages follow the same rules
 //! in the same code; the database decides who may do what.
 
 pub mod claim;
+pub mod fees;
 pub mod insurance;
+pub mod payers;
 pub mod remittances;
 pub mod workbench;
 
+use axum::http::StatusCode;
 use uuid::Uuid;
 
 use crate::billing::claims::ClaimStatus;
+use crate::billing::{BillingError, FieldProblem};
+use crate::error::ApiError;
 use crate::platform::caller::UserRole;
 use crate::web::error::WebError;
-use crate::web::page::{Layout, PageTx, Section};
+use crate::web::page::{Layout, PageTx, Section, capitalized};
 
 /// Claims are worked by billers and admins (row-level security shows providers their drafts,
 /// which they edit from the assistant, not from here).
@@ -29,6 +35,87 @@ pub async fn require_biller(db: &mut PageTx) -> Result<(), WebError> {
     }
     let layout = Layout::load(db, Section::Billing).await?;
     Err(layout.forbidden("claims are worked by billers and admins"))
+}
+
+/// A refused form of the billing pages: its status, every field at fault, and the sentence said
+/// above the form.
+#[derive(Debug, Clone)]
+pub struct FormRefusal {
+    pub status: StatusCode,
+    pub problems: Vec<FieldProblem>,
+    pub message: String,
+}
+
+impl FormRefusal {
+    pub fn fields(status: StatusCode, problems: Vec<FieldProblem>) -> Self {
+        Self {
+            status,
+            problems,
+            message: "Not saved: correct the fields marked below.".to_owned(),
+        }
+    }
+
+    /// What a form says of the API's refusal of `what` (`this payer`); `Err` for failures that
+    /// are not the form's (a 403, a 404, the database), which are their own page.
+    pub fn of(error: BillingError, what: &str) -> Result<Self, ApiError> {
+        let problems = error.field_problems();
+        match error.into_api_error() {
+            ApiError::Invalid { detail, .. } if problems.is_empty() => Ok(Self {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                problems,
+                message: format!("Not saved: {}", sentence(&detail)),
+            }),
+            ApiError::Invalid { .. } => {
+                Ok(Self::fields(StatusCode::UNPROCESSABLE_ENTITY, problems))
+            }
+            ApiError::Conflict { detail, field } => {
+                // PostgreSQL's own words are not the biller's.
+                let detail = if detail.contains("violates") {
+                    "conflicts with another record of the practice".to_owned()
+                } else {
+                    detail
+                };
+                Ok(Self {
+                    status: StatusCode::CONFLICT,
+                    problems: field
+                        .map(|field| FieldProblem {
+                            field,
+                            detail: detail.clone(),
+                        })
+                        .into_iter()
+                        .collect(),
+                    message: format!("Not saved: {}", sentence(&detail)),
+                })
+            }
+            ApiError::PreconditionFailed | ApiError::PreconditionRequired => Ok(Self {
+                status: StatusCode::PRECONDITION_FAILED,
+                problems,
+                message: format!(
+                    "Not saved: {what} changed since you opened it. Your values are kept below; \
+                     save them again to replace what is stored now."
+                ),
+            }),
+            other => Err(other),
+        }
+    }
+
+    /// The messages for `field`.
+    pub fn errors(&self, field: &str) -> Vec<String> {
+        self.problems
+            .iter()
+            .filter(|p| p.field == field)
+            .map(|p| p.detail.clone())
+            .collect()
+    }
+}
+
+/// `the charge is required` -> `The charge is required.`
+fn sentence(detail: &str) -> String {
+    let mut text = capitalized(detail);
+    if !text.ends_with('.') {
+        text.push('.');
+    }
+    text
 }
 
 /// The id of a path, or the 404 page.

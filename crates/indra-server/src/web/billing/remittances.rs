@@ -9,14 +9,13 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{dollars, require_biller};
-use crate::api::pagination::PageQuery;
-use crate::billing::remittances::{RemittanceReview, RemittanceSummary, list, post, preview};
+use crate::billing::remittances::{RemittanceReview, RemittanceSummary, latest, post, preview};
 use crate::error::ApiError;
 use crate::web::error::WebError;
 use crate::web::page::{Layout, PageTx, Section, capitalized, render};
 
 /// Remittances the list shows (latest first).
-const SHOWN: usize = 50;
+const SHOWN: i64 = 50;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RemittanceForm {
@@ -78,17 +77,7 @@ async fn show(
     problem: Option<String>,
 ) -> Result<Response, WebError> {
     let layout = Layout::load(&mut db, Section::Billing).await?;
-    let mut posted = list(
-        &mut db,
-        &PageQuery {
-            limit: Some(200),
-            cursor: None,
-        },
-    )
-    .await?
-    .items;
-    posted.reverse();
-    posted.truncate(SHOWN);
+    let posted = latest(&mut db, SHOWN).await?;
     db.commit().await?;
     render(
         status,

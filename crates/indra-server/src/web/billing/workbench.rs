@@ -15,13 +15,12 @@ use time::Date;
 use uuid::Uuid;
 
 use super::{STATUSES, dollars, parse_status, path_id, require_biller, status_word};
-use crate::api::pagination::PageQuery;
 use crate::billing::claims::{
     ClaimBatch, ClaimQuery, ClaimStatus, ClaimsFromEncounters, ScrubFinding, create_claims,
     list_claims,
 };
 use crate::billing::exports::{
-    ExportRequest, ExportSummary, Paper, cms1500_pdf, export_claims, export_file, list_exports,
+    ExportRequest, ExportSummary, Paper, cms1500_pdf, export_claims, export_file, latest_exports,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -34,7 +33,7 @@ const PAGE_SIZE: u32 = 100;
 /// Completed sessions the "not yet billed" list shows at most.
 const UNBILLED_LIMIT: i64 = 200;
 /// Past exports listed.
-const EXPORTS_SHOWN: usize = 20;
+const EXPORTS_SHOWN: i64 = 20;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct WorkbenchQuery {
@@ -284,17 +283,7 @@ async fn show(
     )
     .fetch_one(db.conn())
     .await?;
-    let mut exports = list_exports(
-        &mut db,
-        &PageQuery {
-            limit: Some(200),
-            cursor: None,
-        },
-    )
-    .await?
-    .items;
-    exports.reverse();
-    exports.truncate(EXPORTS_SHOWN);
+    let exports = latest_exports(&mut db, EXPORTS_SHOWN).await?;
     db.commit().await?;
     render(
         code,
