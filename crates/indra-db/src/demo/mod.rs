@@ -1151,6 +1151,12 @@ async fn load_claims(
 ) -> anyhow::Result<()> {
     let org = plan.org_id;
     billing::load_fee_schedule(tx, plan).await?;
+    // The assistant uses the embedded rules model: nothing leaves the practice until an admin
+    // chooses an external model.
+    sqlx::query("insert into ai_settings (org_id, model_kind) values ($1, 'rules')")
+        .bind(org)
+        .execute(&mut **tx)
+        .await?;
     let mut claims = Vec::new();
     for (n, session) in sessions.iter().enumerate() {
         let patient = &patients[session.patient];
