@@ -192,7 +192,7 @@ async fn measure(pool: &PgPool, args: &ClaimsExportArgs) -> anyhow::Result<Repor
             export.claim_ids.len() == claim_ids.len(),
             "every claim exported"
         );
-        ensure!(written.len() > 0, "a file was written");
+        ensure!(!written.is_empty(), "a file was written");
         rounds.push(Round {
             claims: claim_ids.len(),
             load_documents_ms: ms(load),
