@@ -1,5 +1,6 @@
 //! The server's configuration, from the environment. Secrets are wrapped so they never print.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,119 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The envelope of the 837P files the API exports.
     pub x12: X12Settings,
+    /// The assistant's background worker, limits and prices.
+    pub ai: AiConfig,
+}
+
+/// The assistant (`INDRA_AI_*`): whether this server works the queue of runs, how many at once,
+/// when a run stops trying, and what each model's tokens cost. Which model an organization uses
+/// is its admin's choice (`ai_settings`), not the deployment's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AiConfig {
+    /// Work the queue inside `indra serve` (`INDRA_AI_WORKER`, default on; off when another
+    /// process works it).
+    pub worker: bool,
+    /// Runs executed at once (`INDRA_AI_CONCURRENCY`, default 2).
+    pub concurrency: usize,
+    /// How often an idle worker looks for work (`INDRA_AI_POLL_MS`, default 500).
+    pub poll_interval: Duration,
+    /// `INDRA_AI_MAX_STEPS`, `INDRA_AI_MAX_TOKENS`, `INDRA_AI_MAX_SECONDS`.
+    pub limits: indra_ai::runs::Limits,
+    /// US dollars per million input/output tokens, by model as runs record it
+    /// (`openai:gpt-4o-mini`). `INDRA_AI_PRICES` adds or replaces entries:
+    /// `openai:gpt-4o-mini=0.15/0.60;anthropic:claude-sonnet-4-5=3/15`.
+    pub prices: BTreeMap<String, indra_ai::runs::Price>,
+}
+
+impl Default for AiConfig {
+    fn default() -> Self {
+        let price = |input: f64, output: f64| indra_ai::runs::Price {
+            input_per_million: input,
+            output_per_million: output,
+        };
+        Self {
+            worker: true,
+            concurrency: 2,
+            poll_interval: Duration::from_millis(500),
+            limits: indra_ai::runs::Limits::default(),
+            // List prices when this table was written; a deployment sets its own.
+            prices: BTreeMap::from([
+                ("rules".to_owned(), price(0.0, 0.0)),
+                ("openai:gpt-4o-mini".to_owned(), price(0.15, 0.60)),
+                ("openai:gpt-4o".to_owned(), price(2.50, 10.0)),
+                ("anthropic:claude-sonnet-4-5".to_owned(), price(3.0, 15.0)),
+                ("anthropic:claude-haiku-4-5".to_owned(), price(1.0, 5.0)),
+            ]),
+        }
+    }
+}
+
+impl AiConfig {
+    fn from_env() -> anyhow::Result<Self> {
+        let defaults = Self::default();
+        let worker = match std::env::var("INDRA_AI_WORKER").as_deref() {
+            Err(_) | Ok("on" | "true" | "1") => true,
+            Ok("off" | "false" | "0") => false,
+            Ok(other) => anyhow::bail!("INDRA_AI_WORKER must be on or off, not {other:?}"),
+        };
+        let mut prices = defaults.prices;
+        if let Ok(table) = std::env::var("INDRA_AI_PRICES") {
+            prices.extend(parse_prices(&table)?);
+        }
+        Ok(Self {
+            worker,
+            concurrency: usize::try_from(env_u64("INDRA_AI_CONCURRENCY", 2)?.clamp(1, 64))?,
+            poll_interval: Duration::from_millis(env_u64("INDRA_AI_POLL_MS", 500)?.max(10)),
+            limits: indra_ai::runs::Limits {
+                max_steps: u32::try_from(env_u64(
+                    "INDRA_AI_MAX_STEPS",
+                    u64::from(defaults.limits.max_steps),
+                )?)?,
+                max_tokens: env_u64("INDRA_AI_MAX_TOKENS", defaults.limits.max_tokens)?,
+                max_seconds: env_u64("INDRA_AI_MAX_SECONDS", defaults.limits.max_seconds)?,
+            },
+            prices,
+        })
+    }
+
+    /// The worker's settings.
+    pub fn worker_settings(&self) -> indra_ai::runs::AiSettings {
+        indra_ai::runs::AiSettings {
+            limits: self.limits,
+            prices: self.prices.clone(),
+            concurrency: self.concurrency,
+            poll_interval: self.poll_interval,
+            ..indra_ai::runs::AiSettings::default()
+        }
+    }
+}
+
+/// `model=input/output;model=input/output` (dollars per million tokens).
+fn parse_prices(table: &str) -> anyhow::Result<BTreeMap<String, indra_ai::runs::Price>> {
+    let mut prices = BTreeMap::new();
+    for entry in table.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let parsed = entry.split_once('=').and_then(|(model, price)| {
+            let (input, output) = price.split_once('/')?;
+            let input: f64 = input.trim().parse().ok()?;
+            let output: f64 = output.trim().parse().ok()?;
+            (input >= 0.0 && output >= 0.0 && !model.trim().is_empty()).then(|| {
+                (
+                    model.trim().to_owned(),
+                    indra_ai::runs::Price {
+                        input_per_million: input,
+                        output_per_million: output,
+                    },
+                )
+            })
+        });
+        let (model, price) = parsed.with_context(|| {
+            format!(
+                "INDRA_AI_PRICES: {entry:?} is not model=input/output (dollars per million tokens)"
+            )
+        })?;
+        prices.insert(model, price);
+    }
+    Ok(prices)
 }
 
 /// Who an 837P is from and to (`INDRA_X12_*`): the practice's submitter id at its
@@ -161,6 +275,7 @@ impl Config {
             secure_cookies,
             log_format,
             x12: X12Settings::from_env()?,
+            ai: AiConfig::from_env()?,
         })
     }
 
@@ -186,6 +301,11 @@ impl Config {
             secure_cookies: false,
             log_format: LogFormat::Text,
             x12: X12Settings::default(),
+            // Tests see a run finish quickly.
+            ai: AiConfig {
+                poll_interval: Duration::from_millis(50),
+                ..AiConfig::default()
+            },
         }
     }
 }
@@ -304,6 +424,20 @@ mod tests {
         let first = local_signing_key(&dir).unwrap();
         assert_eq!(local_signing_key(&dir).unwrap(), first);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn price_tables_are_read_and_bad_entries_refused() {
+        let prices = parse_prices("openai:gpt-x=0.5/1.5; anthropic:claude-y = 3 / 15 ;").unwrap();
+        assert_eq!(prices.len(), 2);
+        assert_eq!(prices["openai:gpt-x"].input_per_million, 0.5);
+        assert_eq!(prices["anthropic:claude-y"].output_per_million, 15.0);
+        assert!(parse_prices("openai:gpt-x=0.5").is_err());
+        assert!(parse_prices("=1/2").is_err());
+        assert!(parse_prices("m=-1/2").is_err());
+        let settings = AiConfig::default().worker_settings();
+        assert!(settings.cost_usd("openai:gpt-4o-mini", 1_000_000, 0) > 0.1);
+        assert_eq!(settings.cost_usd("rules", 1_000_000, 1_000_000), 0.0);
     }
 
     #[test]

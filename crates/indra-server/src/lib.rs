@@ -4,6 +4,7 @@
 //! (the caller and their transaction, under row-level security) -> handler -> SQL, and back as
 //! one error type, [`ApiError`](error::ApiError), answered as problem+json.
 
+pub mod ai;
 pub mod api;
 pub mod billing;
 pub mod clinical;
@@ -60,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(api::openapi::serve_document))
         .merge(clinical::routes())
         .merge(billing::routes())
+        .merge(ai::routes())
         .merge(web::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -90,12 +92,15 @@ pub async fn serve(config: Config, on_listening: impl FnOnce(SocketAddr)) -> any
     clinical::notes::ensure_signing_key(&state).await?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     on_listening(listener.local_addr()?);
+    // The assistant's queue is worked from the start (runs left by a previous process too).
+    ai::worker::ensure_started(&state);
     axum::serve(
         listener,
         app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    ai::worker::stop(&state).await;
     state.db.close().await;
     tracing::info!("stopped");
     Ok(())

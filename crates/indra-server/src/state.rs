@@ -26,6 +26,8 @@ pub struct Inner {
     /// An argon2id hash of a random password: verified against when an e-mail address is
     /// unknown, so a wrong address costs the same time as a wrong password.
     pub decoy_password_hash: String,
+    /// The assistant's background worker, once started (`crate::ai::worker`).
+    pub assistant: crate::ai::worker::AssistantWorker,
 }
 
 impl std::ops::Deref for AppState {
@@ -57,6 +59,7 @@ impl AppState {
             tokens,
             metrics: Metrics::default(),
             decoy_password_hash,
+            assistant: crate::ai::worker::AssistantWorker::default(),
         })))
     }
 }
@@ -120,6 +123,15 @@ impl Database {
         &self,
     ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
+    }
+
+    /// Service door: the assistant's background worker (`indra_ai::worker`). No request
+    /// carries it: it claims queued runs as `service_role` (the queue's own columns only) and
+    /// executes each run inside a transaction that acts as the run's requester
+    /// (`indra_ai::runs::act_as`: role `authenticated` with their claims), so row-level security
+    /// holds for the assistant as for the clinician. Nothing else uses this pool handle.
+    pub(crate) fn assistant_queue_door(&self) -> PgPool {
+        self.pool.clone()
     }
 
     /// Service door: the readiness probe asks whether the database answers and the schema is

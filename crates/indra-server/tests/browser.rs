@@ -621,3 +621,154 @@ async fn bill_a_session(b: &Browser) -> anyhow::Result<()> {
     b.screenshot("bill_a_session-exported").await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clinician_dictates_answers_the_assistant_reviews_commits_and_signs() {
+    let Some(b) = Browser::start("assistant").await else {
+        return;
+    };
+    let outcome = assistant_dictation(&b).await;
+    b.finish(outcome).await;
+}
+
+/// Clicks `css` and waits until the page it was on is replaced (a form's answer loaded).
+async fn click_and_wait(b: &Browser, css: &str) -> anyhow::Result<()> {
+    let old_page = b.client().find(fantoccini::Locator::Css("html")).await?;
+    b.wait_for(css)
+        .await?
+        .click()
+        .await
+        .with_context(|| format!("clicking `{css}`"))?;
+    let deadline = std::time::Instant::now() + harness::WAIT;
+    while old_page.tag_name().await.is_ok() {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "clicking `{css}` loaded no new page"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+async fn assistant_dictation(b: &Browser) -> anyhow::Result<()> {
+    b.sign_in(SOAP_CLINICIAN_EMAIL, DEMO_TEST_PASSWORD).await?;
+    b.wait_for_path("/").await?;
+    b.goto("/patients").await?;
+    b.wait_for("table#patients tbody tr th a")
+        .await?
+        .click()
+        .await?;
+    b.wait_for("section#demographics").await?;
+    let patient_id = b.path().await?.trim_start_matches("/patients/").to_owned();
+    let heading = b.text("h1").await?;
+    let first_name = heading
+        .split_whitespace()
+        .next()
+        .context("the chart names the patient")?
+        .to_owned();
+
+    // A second patient with the same first name, so the dictation is ambiguous.
+    let csrf = b
+        .wait_for("form#sign-out input[name=csrf_token]")
+        .await?
+        .attr("value")
+        .await?
+        .context("the page's CSRF token")?;
+    let created = b
+        .client()
+        .execute_async(
+            r#"const [first, csrf, done] = arguments;
+               fetch("/api/v1/patients", {
+                   method: "POST",
+                   headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+                   body: JSON.stringify({first_name: first, last_name: "Quillfeather",
+                                         date_of_birth: "1988-04-12"})})
+                 .then(r => r.json()).then(p => done(p.id || JSON.stringify(p)), e => done(String(e)));"#,
+            vec![first_name.clone().into(), csrf.into()],
+        )
+        .await
+        .context("registering a second patient through the API")?;
+    let namesake = created.as_str().unwrap_or_default().to_owned();
+    ensure!(
+        uuid::Uuid::parse_str(&namesake).is_ok(),
+        "no second patient: {created}"
+    );
+
+    // Today's panel: dictated (typed here; the Dictate button is the browser's speech
+    // recognition where it has one).
+    b.goto("/").await?;
+    b.wait_for("#assistant-panel").await?;
+    ensure!(b.exists("#assistant-dictate").await?, "no Dictate button");
+    let dictation = format!(
+        "Individual session with {first_name} today, 45 minutes. She reports fewer panic attacks and \
+         sleeping better. Affect brighter, engaged. Plan: continue exposure work. Schedule her next \
+         Tuesday at 3."
+    );
+    b.fill("#assistant-input", &dictation).await?;
+    b.screenshot("assistant-panel").await?;
+    b.submit("form#assistant-form").await?;
+
+    // The run page follows the run and shows its question: which patient?
+    let question = b.text("#clarification-question").await?;
+    ensure!(
+        question.contains(&first_name),
+        "the question does not name {first_name}: {question:?}"
+    );
+    let options = b.find_all("button.clarification-option").await?;
+    ensure!(options.len() >= 2, "{} options offered", options.len());
+    b.screenshot("assistant-clarification").await?;
+    click_and_wait(
+        b,
+        &format!(r#"button.clarification-option[value="{patient_id}"]"#),
+    )
+    .await?;
+
+    // Resumed, it proposes: each proposal beside its highlighted evidence.
+    b.wait_for("form#commit-form").await?;
+    let marked = b.find_all("#dictation mark").await?;
+    ensure!(!marked.is_empty(), "no evidence is highlighted");
+    let mut cards = Vec::new();
+    for card in b.find_all("article.action-card").await? {
+        let id = card.attr("id").await?.unwrap_or_default();
+        let title = card
+            .find(fantoccini::Locator::Css("h2"))
+            .await?
+            .text()
+            .await?;
+        cards.push((id, title));
+    }
+    ensure!(
+        cards.iter().any(|(_, t)| t.starts_with("Note draft")),
+        "no note draft proposed: {cards:?}"
+    );
+    ensure!(
+        cards.iter().all(|(_, t)| !t.contains("Quillfeather")),
+        "a proposal for the other patient: {cards:?}"
+    );
+    b.screenshot("assistant-review").await?;
+    for (id, title) in &cards {
+        let button = if title.starts_with("Billing codes") {
+            "button.reject"
+        } else {
+            "button.accept"
+        };
+        click_and_wait(b, &format!("#{id} {button}")).await?;
+        b.wait_for("form#commit-form").await?;
+    }
+    b.submit("form#commit-form").await?;
+    let created = b.text("#created").await?;
+    ensure!(
+        created.contains("Open as note"),
+        "the commit created no note draft: {created}"
+    );
+    b.screenshot("assistant-committed").await?;
+
+    // The draft opens as a note, which the clinician signs.
+    b.submit("#created form").await?;
+    b.wait_for("form#note-editor").await?;
+    ensure!(b.path().await?.starts_with("/notes/"), "not on a note");
+    b.submit("form#sign-note").await?;
+    let status = b.text("p[role=status]").await?;
+    ensure!(status.contains("Signed"), "signing said {status:?}");
+    Ok(())
+}

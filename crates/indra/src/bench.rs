@@ -166,39 +166,14 @@ struct Report {
 }
 
 pub async fn audit_writes(database_url: &str, args: AuditWritesArgs) -> anyhow::Result<ExitCode> {
-    ensure_local(database_url)?;
-    let name = match &args.database {
-        Some(name) => {
-            ensure!(
-                is_plain_identifier(name),
-                "--database must be 1-63 characters of [a-z0-9_], starting with a letter or _"
-            );
-            name.clone()
-        }
-        None => format!("indra_bench_{}", &Uuid::new_v4().simple().to_string()[..12]),
-    };
-    let url = with_database(database_url, &name)?;
-
-    // The scratch database is dropped at the end: never adopt one that already exists.
-    if !indra_db::create_database_if_missing(&url)
-        .await
-        .with_context(|| format!("creating scratch database {name}"))?
-    {
-        bail!("database {name} already exists; the benchmark only uses a database it creates");
-    }
-    eprintln!("created scratch database {name}");
-
-    let result = run_in(&url, &name, &args).await;
-
-    if args.keep {
-        eprintln!("kept scratch database {name}");
-    } else {
-        // The pools are closed by now; `force` ends any connection left over after an error.
-        match <sqlx::Postgres as sqlx::migrate::MigrateDatabase>::force_drop_database(&url).await {
-            Ok(()) => eprintln!("dropped scratch database {name}"),
-            Err(e) => eprintln!("warning: could not drop scratch database {name}: {e}"),
-        }
-    }
+    let shared = &args;
+    let result = in_scratch_database(
+        database_url,
+        args.database.as_deref(),
+        args.keep,
+        |url, name| async move { run_in(&url, &name, shared).await },
+    )
+    .await;
 
     let report = result?;
     print!("{}", format_table(&report));
@@ -585,7 +560,46 @@ fn format_table(report: &Report) -> String {
 
 /// Refuses anything but a server on this machine: the benchmark creates and drops databases
 /// and loads the server for a minute or more.
-pub(crate) fn ensure_local(url: &str) -> anyhow::Result<()> {
+/// Runs `body` in a scratch database it creates on a local server (named `database`, or a
+/// fresh random name) and drops afterwards unless `keep`, whatever `body` returns: the figures
+/// of one run are comparable because they share a server, its settings and the moment.
+pub(crate) async fn in_scratch_database<T, F, Fut>(
+    database_url: &str,
+    database: Option<&str>,
+    keep: bool,
+    body: F,
+) -> anyhow::Result<T>
+where
+    F: FnOnce(String, String) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    ensure_local(database_url)?;
+    let name = scratch_name(database)?;
+    let url = with_database(database_url, &name)?;
+    // The scratch database is dropped at the end: never adopt one that already exists.
+    if !indra_db::create_database_if_missing(&url)
+        .await
+        .with_context(|| format!("creating scratch database {name}"))?
+    {
+        bail!("database {name} already exists; the benchmark only uses a database it creates");
+    }
+    eprintln!("created scratch database {name}");
+
+    let result = body(url.clone(), name.clone()).await;
+
+    if keep {
+        eprintln!("kept scratch database {name}");
+    } else {
+        // The body's pools are closed by now; `force` ends any connection an error left over.
+        match <sqlx::Postgres as sqlx::migrate::MigrateDatabase>::force_drop_database(&url).await {
+            Ok(()) => eprintln!("dropped scratch database {name}"),
+            Err(e) => eprintln!("warning: could not drop scratch database {name}: {e}"),
+        }
+    }
+    result
+}
+
+fn ensure_local(url: &str) -> anyhow::Result<()> {
     let options =
         PgConnectOptions::from_str(url).context("DATABASE_URL is not a PostgreSQL URL")?;
     let host = options.get_host();
@@ -600,7 +614,7 @@ pub(crate) fn ensure_local(url: &str) -> anyhow::Result<()> {
 }
 
 /// `url` with its database name replaced by `database` (query parameters kept).
-pub(crate) fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
+fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
     let (scheme, rest) = url.split_once("://").context("DATABASE_URL is not a URL")?;
     let (before_query, query) = rest.split_at(rest.find(['?', '#']).unwrap_or(rest.len()));
     let authority = before_query
@@ -756,27 +770,14 @@ pub async fn patient_search(
     database_url: &str,
     args: PatientSearchArgs,
 ) -> anyhow::Result<ExitCode> {
-    ensure_local(database_url)?;
-    let name = scratch_name(args.database.as_deref())?;
-    let url = with_database(database_url, &name)?;
-    if !indra_db::create_database_if_missing(&url)
-        .await
-        .with_context(|| format!("creating scratch database {name}"))?
-    {
-        bail!("database {name} already exists; the benchmark only uses a database it creates");
-    }
-    eprintln!("created scratch database {name}");
-
-    let result = search_in(&url, &name, &args).await;
-
-    if args.keep {
-        eprintln!("kept scratch database {name}");
-    } else {
-        match <sqlx::Postgres as sqlx::migrate::MigrateDatabase>::force_drop_database(&url).await {
-            Ok(()) => eprintln!("dropped scratch database {name}"),
-            Err(e) => eprintln!("warning: could not drop scratch database {name}: {e}"),
-        }
-    }
+    let shared = &args;
+    let result = in_scratch_database(
+        database_url,
+        args.database.as_deref(),
+        args.keep,
+        |url, name| async move { search_in(&url, &name, shared).await },
+    )
+    .await;
 
     let report = result?;
     print!("{}", format_search_table(&report));
@@ -789,7 +790,7 @@ pub async fn patient_search(
 }
 
 /// `--database`, checked, or a fresh random name.
-pub(crate) fn scratch_name(database: Option<&str>) -> anyhow::Result<String> {
+fn scratch_name(database: Option<&str>) -> anyhow::Result<String> {
     match database {
         Some(name) => {
             ensure!(

@@ -11,14 +11,14 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use indra_db::billing::{ExportSettings, export_837p, load_claim_documents};
 use indra_rules::x12::{Envelope837, write_837p};
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::bench::{ensure_local, scratch_name, with_database};
+use crate::bench::in_scratch_database;
 
 #[derive(Debug, clap::Args)]
 pub struct ClaimsExportArgs {
@@ -60,33 +60,25 @@ struct Report {
 }
 
 pub async fn claims_export(database_url: &str, args: ClaimsExportArgs) -> anyhow::Result<ExitCode> {
-    ensure_local(database_url)?;
     ensure!(
         args.claims >= 1 && args.rounds >= 1,
         "--claims and --rounds must be at least 1"
     );
-    let name = scratch_name(args.database.as_deref())?;
-    let url = with_database(database_url, &name)?;
-    if !indra_db::create_database_if_missing(&url)
-        .await
-        .with_context(|| format!("creating scratch database {name}"))?
-    {
-        bail!("database {name} already exists; the benchmark only uses a database it creates");
-    }
-    eprintln!("created scratch database {name}");
-    let pool = indra_db::connect(&url)
-        .await
-        .context("connecting to the scratch database")?;
-    let result = measure(&pool, &args).await;
-    pool.close().await;
-    if args.keep {
-        eprintln!("kept scratch database {name}");
-    } else {
-        match <sqlx::Postgres as sqlx::migrate::MigrateDatabase>::force_drop_database(&url).await {
-            Ok(()) => eprintln!("dropped scratch database {name}"),
-            Err(e) => eprintln!("warning: could not drop scratch database {name}: {e}"),
-        }
-    }
+    let shared = &args;
+    let result = in_scratch_database(
+        database_url,
+        args.database.as_deref(),
+        args.keep,
+        |url, _name| async move {
+            let pool = indra_db::connect(&url)
+                .await
+                .context("connecting to the scratch database")?;
+            let report = measure(&pool, shared).await;
+            pool.close().await;
+            report
+        },
+    )
+    .await;
     let report = result?;
     println!(
         "837P export of {} claims on {} ({} rounds, median):",

@@ -44,6 +44,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
         .merge_from(crate::clinical::openapi())
         .merge_from(crate::billing::openapi())
+        .merge_from(crate::ai::openapi())
 }
 
 pub async fn serve_document() -> Json<utoipa::openapi::OpenApi> {

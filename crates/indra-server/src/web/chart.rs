@@ -147,6 +147,8 @@ struct ChartPage {
     error: Option<FieldError>,
     refusal: Option<MedicationRefusal>,
     empty: MedicationForm,
+    /// The assistant's panel dictates about this patient.
+    assistant_patient_id: String,
 }
 
 impl ChartPage {
@@ -315,9 +317,11 @@ async fn show(
     if (today.month() as u8, today.day()) < (born.month() as u8, born.day()) {
         age -= 1;
     }
-    render(
+    let assistant_patient_id = chart.patient.id.to_string();
+    let page = render(
         status,
         &ChartPage {
+            assistant_patient_id,
             layout,
             chart,
             age,
@@ -338,7 +342,9 @@ async fn show(
             refusal,
             empty: MedicationForm::default(),
         },
-    )
+    )?;
+    // The assistant panel's dictation script.
+    Ok(crate::web::assistant::allow_script(page))
 }
 
 fn when(zone: &Zone, at: time::OffsetDateTime) -> When {

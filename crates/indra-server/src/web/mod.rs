@@ -9,6 +9,7 @@
 
 mod admin;
 mod appointment;
+mod assistant;
 mod billing;
 mod chart;
 pub(crate) mod error;
@@ -16,7 +17,6 @@ mod notes;
 mod page;
 mod patient_edit;
 mod patients;
-mod placeholders;
 mod plans;
 mod schedule;
 mod session;
@@ -135,7 +135,24 @@ pub fn router() -> Router<AppState> {
         )
         .route("/billing/fees", get(billing::fees::page))
         .route("/billing/fees/{code}", post(billing::fees::set))
-        .route("/assistant", get(placeholders::assistant))
+        .route("/assistant", get(assistant::home))
+        .route("/assistant/runs", post(assistant::start))
+        .route("/assistant/runs/{id}", get(assistant::run_page))
+        .route("/assistant/runs/{id}/status", get(assistant::run_status))
+        .route(
+            "/assistant/runs/{id}/clarification",
+            post(assistant::answer),
+        )
+        .route("/assistant/runs/{id}/commit", post(assistant::commit))
+        .route("/assistant/actions/{id}/review", post(assistant::review))
+        .route(
+            "/assistant/note-drafts/{id}/accept",
+            post(assistant::open_as_note),
+        )
+        .route(
+            "/admin/assistant",
+            get(assistant::admin).post(assistant::save_admin),
+        )
         .route("/admin", get(admin::home))
         .route(
             "/admin/users",
@@ -152,6 +169,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/assets/indra.css", get(style_sheet))
         .route("/assets/note-autosave.js", get(notes::autosave_script))
+        .route("/assets/assistant.js", get(assistant::script))
         .merge(pages)
 }
 

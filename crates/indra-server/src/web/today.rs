@@ -78,6 +78,8 @@ struct TodayPage {
     plans_due: Vec<PlanDueForReview>,
     notes_to_sign: Vec<NoteToSign>,
     notes_to_cosign: Vec<NoteToCosign>,
+    /// The assistant's panel: no patient chosen from Today.
+    assistant_patient_id: String,
 }
 
 /// Today's bounds in the organization's zone, as `day_start`, `day_end` (a day is not always 24
@@ -216,9 +218,10 @@ pub async fn today(db: PageTx) -> Result<Response, WebError> {
         12..17 => "Good afternoon",
         _ => "Good evening",
     };
-    render(
+    let page = render(
         StatusCode::OK,
         &TodayPage {
+            assistant_patient_id: String::new(),
             greeting: format!("{part_of_day}, {first_name}"),
             layout,
             day,
@@ -230,5 +233,7 @@ pub async fn today(db: PageTx) -> Result<Response, WebError> {
             notes_to_sign,
             notes_to_cosign,
         },
-    )
+    )?;
+    // The assistant panel's dictation script.
+    Ok(crate::web::assistant::allow_script(page))
 }
