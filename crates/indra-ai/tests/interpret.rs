@@ -40,6 +40,7 @@ fn context(
         now: datetime(2026, 3, 5, 16, 0, 0, 0),
         patients,
         answers: Vec::new(),
+        chart_patient: None,
     }
 }
 

@@ -279,8 +279,12 @@ async fn a_crashed_workers_run_is_taken_over_and_two_workers_never_share_one() {
         lease: Duration::from_millis(500),
         ..settings("crashed")
     };
-    // Claimed, then the worker "dies": the lease is held and nobody else gets the run.
-    let other = settings("other");
+    // Claimed, then the worker "dies": the lease is held and nobody else gets the run. Both
+    // racers hold short leases, so whichever wins, its lease runs out below.
+    let other = AiSettings {
+        lease: Duration::from_millis(500),
+        ..settings("other")
+    };
     let (a, b) = tokio::join!(
         worker::claim(&db.pool, &crashed),
         worker::claim(&db.pool, &other)
@@ -393,5 +397,59 @@ async fn a_model_naming_another_organizations_patient_touches_nothing() {
     )
     .await;
     assert_eq!(errors, 2, "both the chart and the proposal were refused");
+    db.close().await.unwrap();
+}
+
+/// A run started from a chart is about that patient: a word of the dictation that happens to
+/// match another patient's name ("better" and a patient named Better) does not turn it into a
+/// question about which patient is meant.
+#[tokio::test]
+async fn a_run_from_a_chart_stays_with_that_patient() {
+    let db = TestDb::with_demo(1).await.unwrap();
+    let who = clinician(&db.pool, 0).await;
+    let (patient_id, _) = patient(&db.pool, who.org).await;
+    sqlx::query(
+        "insert into patients (org_id, first_name, last_name, date_of_birth)
+         values ($1, 'Jordan', 'Better', '1990-01-01')",
+    )
+    .bind(who.org)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let text = "Individual session today, 50 minutes. She reports sleeping better. Plan: continue weekly work on sleep hygiene.";
+
+    let mut tx = db.pool.begin().await.unwrap();
+    act_as(&mut tx, who.org, who.user).await.unwrap();
+    let run = runs::create_run(
+        &mut tx,
+        &NewRun {
+            provider_id: who.provider,
+            requested_by_user_id: who.user,
+            patient_id: Some(patient_id),
+            input_text: text.to_owned(),
+            run_clock: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    worker::process_one(&db.pool, &settings("chart"))
+        .await
+        .unwrap();
+
+    let v = view(&db.pool, &who, run).await;
+    assert_eq!(
+        v.status,
+        "ready_to_commit",
+        "{:?} {:?}",
+        v.clarification.map(|c| c.question),
+        v.error
+    );
+    assert!(!v.actions.is_empty());
+    assert!(
+        v.actions
+            .iter()
+            .all(|a| a.payload["patient_id"] == json!(patient_id.to_string()))
+    );
     db.close().await.unwrap();
 }

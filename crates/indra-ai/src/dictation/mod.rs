@@ -164,6 +164,10 @@ pub struct DictationContext {
     /// Answers given so far, oldest first (a run may ask more than once).
     #[serde(default)]
     pub answers: Vec<ClarificationAnswer>,
+    /// The patient whose chart the dictation was started from (an id of `patients`): the
+    /// patient meant when the dictation names nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart_patient: Option<String>,
 }
 
 impl DictationContext {
@@ -704,6 +708,14 @@ impl Reading {
                 other => other,
             }
         };
+        if mentions.is_empty()
+            && let Some(chart) = context
+                .chart_patient
+                .as_deref()
+                .and_then(|id| context.patients.iter().position(|p| p.id == id))
+        {
+            return Ok(vec![chart]);
+        }
         let (candidates, question) = match resolution {
             patients::Resolution::Ambiguous(candidates) => {
                 let said: Vec<&str> = mentions

@@ -220,6 +220,7 @@ impl Case {
                 })
                 .collect(),
             answers,
+            chart_patient: None,
         })
     }
 

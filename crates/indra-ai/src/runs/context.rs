@@ -161,6 +161,27 @@ pub(crate) fn fold(word: &str) -> String {
 const FOLD_SQL_FROM: &str = "áàâäãåéèêëíìîïóòôöõúùûüñç";
 const FOLD_SQL_TO: &str = "aaaaaaeeeeiiiiooooouuuunc";
 
+/// Candidates from the dictation's words: trigram search per word, and exact names.
+const TEXT_CANDIDATES: &str = "
+    select s.id from unnest($1::text[]) w, lateral app.search_patients(array[w], null, '', 10) s
+     where length(w) >= 3
+    union
+    select p.id from patients p
+     where lower(translate(p.first_name, FOLD_FROM, FOLD_TO)) = any ($1)
+        or lower(translate(p.last_name, FOLD_FROM, FOLD_TO)) = any ($1)
+        or lower(translate(p.preferred_name, FOLD_FROM, FOLD_TO)) = any ($1)
+    union
+    select $2::uuid where $2 is not null";
+
+/// Candidates of a run started from a chart: that patient, and patients named in full.
+const CHART_CANDIDATES: &str = "
+    select $2::uuid as id
+    union
+    select p.id from patients p
+     where lower(translate(p.last_name, FOLD_FROM, FOLD_TO)) = any ($1)
+       and (lower(translate(p.first_name, FOLD_FROM, FOLD_TO)) = any ($1)
+            or lower(translate(p.preferred_name, FOLD_FROM, FOLD_TO)) = any ($1))";
+
 pub(crate) struct RunFacts {
     pub input_text: String,
     pub provider_id: Uuid,
@@ -201,18 +222,18 @@ pub(crate) async fn build(
     };
 
     let words = name_words(&run.input_text);
+    // A run started from a patient's chart is about that patient: other patients are candidates
+    // only when the dictation names them in full (a partner in a couples session), so a loose
+    // match of a common word never turns the chart's dictation into a "which patient?" question.
+    let search = if run.patient_id.is_some() {
+        CHART_CANDIDATES
+    } else {
+        TEXT_CANDIDATES
+    }
+    .replace("FOLD_FROM", &format!("'{FOLD_SQL_FROM}'"))
+    .replace("FOLD_TO", &format!("'{FOLD_SQL_TO}'"));
     let ids: Vec<Uuid> = sqlx::query_scalar(&format!(
-        "select c.id from (
-             select s.id from unnest($1::text[]) w, lateral app.search_patients(array[w], null, '', 10) s
-              where length(w) >= 3
-             union
-             select p.id from patients p
-              where lower(translate(p.first_name, '{FOLD_SQL_FROM}', '{FOLD_SQL_TO}')) = any ($1)
-                 or lower(translate(p.last_name, '{FOLD_SQL_FROM}', '{FOLD_SQL_TO}')) = any ($1)
-                 or lower(translate(p.preferred_name, '{FOLD_SQL_FROM}', '{FOLD_SQL_TO}')) = any ($1)
-             union
-             select $2::uuid where $2 is not null
-         ) c join patients p on p.id = c.id
+        "select c.id from ({search}) c join patients p on p.id = c.id
           where p.status <> 'discharged' or p.id = $2
           order by p.last_name, p.first_name, p.id
           limit $3"
@@ -233,6 +254,7 @@ pub(crate) async fn build(
         now,
         patients,
         answers: Vec::new(),
+        chart_patient: run.patient_id.map(|id| id.to_string()),
     })
 }
 
