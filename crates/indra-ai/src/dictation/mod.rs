@@ -25,7 +25,9 @@ pub(crate) mod text;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use indra_rules::billing::code_suggestion::{PatientStatus, SessionFacts, suggest_codes};
+use indra_rules::billing::code_suggestion::{
+    PatientStatus, SessionFacts, is_prescriber, suggest_codes,
+};
 use indra_rules::clinical::note_format::NoteFormat;
 use jiff::civil::{Date, DateTime, Time};
 use serde::{Deserialize, Serialize};
@@ -409,7 +411,7 @@ impl Reading {
         let all = 0..doc.tokens.len();
         let header = doc.header();
         let today = context.now.date();
-        let prescriber = session::is_prescriber(&context.provider.credentials);
+        let prescriber = is_prescriber(&context.provider.credentials);
 
         // Durations and appointment phrases first: a time range is the session's, an
         // appointment's length is not.

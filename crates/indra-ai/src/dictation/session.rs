@@ -400,18 +400,6 @@ pub(crate) fn patient_absent_from_family_session(
         })
 }
 
-/// Prescribers bill E/M and may add medical services to an evaluation.
-pub(crate) fn is_prescriber(credentials: &str) -> bool {
-    credentials
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|part| {
-            matches!(
-                part.to_ascii_uppercase().as_str(),
-                "MD" | "DO" | "NP" | "PMHNP" | "APRN" | "FNP" | "PA" | "CNS" | "ARNP" | "DNP"
-            )
-        })
-}
-
 /// An evaluation with medical services: labs, vitals, an exam, or a prescription.
 pub(crate) fn medical_services(doc: &Doc) -> Option<Range<usize>> {
     doc.find_any(
@@ -572,16 +560,6 @@ mod tests {
         assert!(!ic(
             "She talked about the fight with her sister over their mom's care."
         ));
-    }
-
-    #[test]
-    fn prescribers() {
-        for c in ["MD", "DO", "PMHNP-BC", "APRN", "PA-C", "NP"] {
-            assert!(is_prescriber(c), "{c}");
-        }
-        for c in ["LCSW", "LPC", "PsyD", "PhD", "LMFT"] {
-            assert!(!is_prescriber(c), "{c}");
-        }
     }
 
     #[test]

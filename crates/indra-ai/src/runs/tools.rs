@@ -3,7 +3,9 @@
 //! model names. Proposing writes nothing but the tool's answer: the run's proposals are
 //! gathered from the conversation when the model finishes.
 
-use indra_rules::billing::code_suggestion::{PatientStatus, SessionFacts, suggest_codes};
+use indra_rules::billing::code_suggestion::{
+    PatientStatus, SessionFacts, is_prescriber, suggest_codes,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::{PgConnection, Row};
@@ -472,18 +474,6 @@ async fn billing(
         not_billed,
         evidence: clip(&facts.evidence, context.input_chars),
     })))
-}
-
-/// Prescribers' credentials (their intake is 90792), as the claim builder reads them.
-fn is_prescriber(credentials: &str) -> bool {
-    credentials
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|t| {
-            matches!(
-                t.to_ascii_uppercase().as_str(),
-                "MD" | "DO" | "NP" | "PMHNP" | "APRN" | "PA"
-            )
-        })
 }
 
 fn ask(context: &ToolContext<'_>, args: &Value) -> Outcome {

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use indra_rules::billing::code_suggestion::{
-    EncounterType, Modality, PatientStatus, SessionFacts, suggest_codes,
+    EncounterType, Modality, PatientStatus, SessionFacts, is_prescriber, suggest_codes,
 };
 use sqlx::{Connection, PgConnection, Row};
 use time::Date;
@@ -272,22 +272,8 @@ struct Encounter {
 
 impl Encounter {
     fn facts(&self) -> Option<SessionFacts> {
-        let encounter_type = match self.encounter_type.as_str() {
-            "individual_therapy" => EncounterType::IndividualTherapy,
-            "group_therapy" => EncounterType::GroupTherapy,
-            "family_therapy" => EncounterType::FamilyTherapy,
-            "intake" => EncounterType::Intake,
-            "crisis" => EncounterType::Crisis,
-            "telehealth" => EncounterType::Telehealth,
-            "medication_management" => EncounterType::MedicationManagement,
-            _ => return None,
-        };
-        let modality = match self.modality.as_str() {
-            "in_person" => Modality::InPerson,
-            "video" => Modality::Video,
-            "audio_only" => Modality::AudioOnly,
-            _ => return None,
-        };
+        let encounter_type = EncounterType::from_db(&self.encounter_type)?;
+        let modality = Modality::from_db(&self.modality)?;
         Some(SessionFacts {
             encounter_type,
             modality,
@@ -309,19 +295,6 @@ impl Encounter {
             with_medical_services: is_prescriber(&self.provider_credentials),
         })
     }
-}
-
-/// Whether a clinician's credentials are a prescriber's, whose intake is a psychiatric evaluation
-/// with medical services (90792).
-fn is_prescriber(credentials: &str) -> bool {
-    credentials
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|token| {
-            matches!(
-                token.to_ascii_uppercase().as_str(),
-                "MD" | "DO" | "NP" | "PMHNP" | "APRN" | "PA"
-            )
-        })
 }
 
 async fn load_encounters(

@@ -57,6 +57,50 @@ pub enum PatientStatus {
     Established,
 }
 
+impl EncounterType {
+    /// From the database's `encounter_type` value.
+    pub fn from_db(value: &str) -> Option<Self> {
+        Some(match value {
+            "individual_therapy" => Self::IndividualTherapy,
+            "group_therapy" => Self::GroupTherapy,
+            "family_therapy" => Self::FamilyTherapy,
+            "intake" => Self::Intake,
+            "crisis" => Self::Crisis,
+            "telehealth" => Self::Telehealth,
+            "medication_management" => Self::MedicationManagement,
+            _ => return None,
+        })
+    }
+}
+
+impl Modality {
+    /// From the database's `session_modality` value.
+    pub fn from_db(value: &str) -> Option<Self> {
+        Some(match value {
+            "in_person" => Self::InPerson,
+            "video" => Self::Video,
+            "audio_only" => Self::AudioOnly,
+            _ => return None,
+        })
+    }
+}
+
+/// Whether a clinician's credentials are a prescriber's: physicians (MD, DO), nurse
+/// practitioners and other advanced practice nurses (NP, PMHNP, FNP, APRN, ARNP, CNS, DNP) and
+/// physician assistants (PA). Their intake is a psychiatric evaluation with medical services
+/// (90792) and their visits are E/M. The schema has no prescriber flag, so claim building, the
+/// suggestion endpoint and the assistant all decide it here, the same way.
+pub fn is_prescriber(credentials: &str) -> bool {
+    credentials
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|part| {
+            matches!(
+                part.to_ascii_uppercase().as_str(),
+                "MD" | "DO" | "NP" | "PMHNP" | "APRN" | "FNP" | "PA" | "CNS" | "ARNP" | "DNP"
+            )
+        })
+}
+
 /// What the suggestion needs to know about one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionFacts {
@@ -766,5 +810,26 @@ mod tests {
         seen.sort_unstable();
         seen.dedup();
         assert_eq!(seen.len(), CPT_TIME_RANGES.len());
+    }
+
+    #[test]
+    fn prescribers_are_read_from_credentials() {
+        for credentials in ["MD", "DO", "PMHNP-BC", "APRN, FNP", "PA-C", "np"] {
+            assert!(is_prescriber(credentials), "{credentials}");
+        }
+        for credentials in ["LCSW", "LPC-A", "PsyD", "LMFT", "PhD"] {
+            assert!(!is_prescriber(credentials), "{credentials}");
+        }
+    }
+
+    #[test]
+    fn database_values_name_the_kinds_of_session() {
+        assert_eq!(
+            EncounterType::from_db("medication_management"),
+            Some(EncounterType::MedicationManagement)
+        );
+        assert_eq!(EncounterType::from_db("walk"), None);
+        assert_eq!(Modality::from_db("audio_only"), Some(Modality::AudioOnly));
+        assert_eq!(Modality::from_db("fax"), None);
     }
 }

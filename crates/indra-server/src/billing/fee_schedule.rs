@@ -4,7 +4,7 @@
 use axum::http::HeaderMap;
 use indra_rules::billing::claim_document::Cents;
 use indra_rules::billing::code_suggestion::{
-    EncounterType, Modality, PatientStatus, SessionFacts, suggest_codes,
+    EncounterType, Modality, PatientStatus, SessionFacts, is_prescriber, suggest_codes,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -142,18 +142,6 @@ struct SessionRow {
     credentials: String,
 }
 
-/// Prescribers' intakes are evaluations with medical services (90792).
-fn is_prescriber(credentials: &str) -> bool {
-    credentials
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|t| {
-            matches!(
-                t.to_ascii_uppercase().as_str(),
-                "MD" | "DO" | "NP" | "PMHNP" | "APRN" | "PA"
-            )
-        })
-}
-
 /// The codes a session would be billed with, each with its reason (from its type, minutes and
 /// modality; see `indra_rules::billing::code_suggestion`).
 pub async fn code_suggestion(
@@ -175,26 +163,16 @@ pub async fn code_suggestion(
     .fetch_optional(db.conn())
     .await?
     .ok_or(ApiError::NotFound)?;
-    let encounter_type = match row.encounter_type.as_str() {
-        "individual_therapy" => EncounterType::IndividualTherapy,
-        "group_therapy" => EncounterType::GroupTherapy,
-        "family_therapy" => EncounterType::FamilyTherapy,
-        "intake" => EncounterType::Intake,
-        "crisis" => EncounterType::Crisis,
-        "telehealth" => EncounterType::Telehealth,
-        "medication_management" => EncounterType::MedicationManagement,
-        other => {
-            return Err(ApiError::conflict(
-                None,
-                format!("sessions of type {other} are not coded by the suggestion"),
-            ));
-        }
+    let Some(encounter_type) = EncounterType::from_db(&row.encounter_type) else {
+        return Err(ApiError::conflict(
+            None,
+            format!(
+                "sessions of type {} are not coded by the suggestion",
+                row.encounter_type
+            ),
+        ));
     };
-    let modality = match row.modality.as_str() {
-        "video" => Modality::Video,
-        "audio_only" => Modality::AudioOnly,
-        _ => Modality::InPerson,
-    };
+    let modality = Modality::from_db(&row.modality).unwrap_or(Modality::InPerson);
     let suggestion = suggest_codes(&SessionFacts {
         encounter_type,
         modality,
