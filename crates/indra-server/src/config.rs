@@ -209,6 +209,19 @@ impl Default for X12Settings {
 }
 
 impl X12Settings {
+    /// The envelope as `indra_db::billing` completes it from the practice's record.
+    pub fn envelope(&self) -> indra_db::billing::EnvelopeConfig {
+        indra_db::billing::EnvelopeConfig {
+            submitter_id: self.submitter_id.clone(),
+            submitter_name: self.submitter_name.clone(),
+            contact_name: self.contact_name.clone(),
+            contact_phone: self.contact_phone.clone(),
+            receiver_id: self.receiver_id.clone(),
+            receiver_name: self.receiver_name.clone(),
+            production: self.production,
+        }
+    }
+
     fn from_env() -> anyhow::Result<Self> {
         let defaults = Self::default();
         let text = |name: &str| {

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use indra_db::billing::{ExportSettings, export_837p, post_remittance, preview_remittance};
+use indra_db::billing::{
+    EnvelopeConfig, ExportSettings, export_837p, post_remittance, preview_remittance,
+};
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -206,27 +208,16 @@ async fn envelope(
     org: Uuid,
     args: &EnvelopeArgs,
 ) -> anyhow::Result<ExportSettings> {
-    let (name, phone): (String, Option<String>) =
-        sqlx::query_as("select name, phone from organizations where id = $1")
-            .bind(org)
-            .fetch_one(&mut *conn)
-            .await
-            .context("reading the organization")?;
-    let phone: String = args
-        .contact_phone
-        .clone()
-        .or(phone)
-        .unwrap_or_default()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    Ok(ExportSettings {
-        sender_id: args.submitter_id.clone(),
+    let config = EnvelopeConfig {
+        submitter_id: args.submitter_id.clone(),
+        submitter_name: args.submitter_name.clone(),
+        contact_name: args.contact_name.clone(),
+        contact_phone: args.contact_phone.clone(),
         receiver_id: args.receiver_id.clone(),
-        submitter_name: args.submitter_name.clone().unwrap_or(name),
-        submitter_contact_name: args.contact_name.clone(),
-        submitter_contact_phone: phone,
         receiver_name: args.receiver_name.clone(),
         production: args.usage == "P",
-    })
+    };
+    ExportSettings::for_organization(conn, org, &config)
+        .await
+        .context("reading the organization")
 }

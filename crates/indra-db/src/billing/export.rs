@@ -26,6 +26,54 @@ pub struct ExportSettings {
     pub production: bool,
 }
 
+/// The envelope as a practice configures it (the server's and the CLI's `INDRA_X12_*`); what is
+/// left unset comes from the organization's own record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeConfig {
+    pub submitter_id: String,
+    /// The practice's name when unset.
+    pub submitter_name: Option<String>,
+    pub contact_name: String,
+    /// The practice's phone when unset; only its digits are sent.
+    pub contact_phone: Option<String>,
+    pub receiver_id: String,
+    pub receiver_name: String,
+    pub production: bool,
+}
+
+impl ExportSettings {
+    /// The settings of an export for `org_id`: the configuration, completed from the
+    /// organization's name and phone (read as the caller, so under its row-level security).
+    pub async fn for_organization(
+        conn: &mut PgConnection,
+        org_id: Uuid,
+        config: &EnvelopeConfig,
+    ) -> Result<ExportSettings, sqlx::Error> {
+        let (name, phone): (String, Option<String>) =
+            sqlx::query_as("select name, phone from organizations where id = $1")
+                .bind(org_id)
+                .fetch_one(&mut *conn)
+                .await?;
+        let phone: String = config
+            .contact_phone
+            .clone()
+            .or(phone)
+            .unwrap_or_default()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        Ok(ExportSettings {
+            sender_id: config.submitter_id.clone(),
+            receiver_id: config.receiver_id.clone(),
+            submitter_name: config.submitter_name.clone().unwrap_or(name),
+            submitter_contact_name: config.contact_name.clone(),
+            submitter_contact_phone: phone,
+            receiver_name: config.receiver_name.clone(),
+            production: config.production,
+        })
+    }
+}
+
 /// An 837P file as stored in `claim_exports`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimExport {

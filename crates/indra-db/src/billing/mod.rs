@@ -15,7 +15,7 @@ mod remittance;
 
 pub use create::{ClaimCreation, CreatedClaim, create_claims_from_encounters};
 pub use documents::load_claim_documents;
-pub use export::{ClaimExport, ExportSettings, export_837p};
+pub use export::{ClaimExport, EnvelopeConfig, ExportSettings, export_837p};
 pub use remittance::{
     ClaimPosting, PaymentPosting, PostedRemittance, RemittancePreview, post_remittance,
     preview_remittance,

@@ -64,28 +64,8 @@ const EXPORT_SELECT: &str = "select * from (select e.id, e.file_name, e.intercha
 
 /// The envelope settings of the configuration, completed from the practice's own record.
 async fn settings(db: &mut CallerTx, x12: &X12Settings) -> Result<ExportSettings, ApiError> {
-    let (name, phone): (String, Option<String>) =
-        sqlx::query_as("select name, phone from organizations where id = $1")
-            .bind(db.caller.org_id)
-            .fetch_one(db.conn())
-            .await?;
-    let phone: String = x12
-        .contact_phone
-        .clone()
-        .or(phone)
-        .unwrap_or_default()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    Ok(ExportSettings {
-        sender_id: x12.submitter_id.clone(),
-        receiver_id: x12.receiver_id.clone(),
-        submitter_name: x12.submitter_name.clone().unwrap_or(name),
-        submitter_contact_name: x12.contact_name.clone(),
-        submitter_contact_phone: phone,
-        receiver_name: x12.receiver_name.clone(),
-        production: x12.production,
-    })
+    let org = db.caller.org_id;
+    Ok(ExportSettings::for_organization(db.conn(), org, &x12.envelope()).await?)
 }
 
 /// A file, downloaded.
