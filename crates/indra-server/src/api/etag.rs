@@ -18,7 +18,18 @@ pub fn etag_of<T: Serialize>(value: &T) -> String {
 
 /// The change may go ahead only when `If-Match` names the current version (or `*`).
 pub fn require_if_match(headers: &HeaderMap, current: &str) -> Result<(), ApiError> {
-    let Some(sent) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+    check_version(if_match(headers), current)
+}
+
+/// The `If-Match` header of a request, when it sent one.
+pub fn if_match(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok())
+}
+
+/// The version a change names (an `If-Match` header, or a web form's hidden field) against the
+/// current one: none is 428, another is 412, the current one or `*` goes ahead.
+pub fn check_version(sent: Option<&str>, current: &str) -> Result<(), ApiError> {
+    let Some(sent) = sent else {
         return Err(ApiError::PreconditionRequired);
     };
     if sent.trim() == "*" || sent.split(',').any(|tag| tag.trim() == current) {

@@ -67,3 +67,13 @@ where
         }
     }
 }
+
+/// For PATCH bodies (`deserialize_with = "present"` on an `Option<Option<T>>`): a field that was
+/// sent, possibly as `null` (`Some(None)`, clear it), as opposed to one left out (`None`, keep it).
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}

@@ -17,9 +17,10 @@ use super::{
     BillingError, FieldCheck, check_version, created, if_match, optional_text, required_text,
 };
 use crate::api::etag::{Tagged, etag_of};
+use crate::api::extract::present;
 use crate::api::extract::{Json, Path};
 use crate::api::idempotency::{Claim, IdempotencyKey};
-use crate::clinical::patients::{iso_date, present};
+use crate::clinical::patients::iso_date;
 use crate::clinical::plans::{practice_today, require_patient};
 use crate::error::{ApiError, Problem};
 use crate::platform::caller::CallerTx;

@@ -291,25 +291,7 @@ pub(crate) fn required_text(text: &str, max: usize) -> Result<String, String> {
     optional_text(Some(text), max)?.ok_or_else(|| "required".to_owned())
 }
 
-/// `If-Match` as a web form or a header sends it: the change goes ahead only when it names the
-/// current version (`*` names any), as [`require_if_match`](crate::api::etag::require_if_match).
-pub fn check_version(sent: Option<&str>, current: &str) -> Result<(), ApiError> {
-    let Some(sent) = sent else {
-        return Err(ApiError::PreconditionRequired);
-    };
-    if sent.trim() == "*" || sent.split(',').any(|tag| tag.trim() == current) {
-        Ok(())
-    } else {
-        Err(ApiError::PreconditionFailed)
-    }
-}
-
-/// The `If-Match` header of a request, when it sent one.
-pub(crate) fn if_match(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers
-        .get(header::IF_MATCH)
-        .and_then(|value| value.to_str().ok())
-}
+pub use crate::api::etag::{check_version, if_match};
 
 /// A 201 with the record's `ETag` and `Location`.
 pub(crate) fn created<T: Serialize>(location: String, record: T) -> Response {

@@ -12,10 +12,10 @@ use super::{
     BillingError, FieldCheck, check_version, created, if_match, optional_text, required_text,
 };
 use crate::api::etag::{Tagged, etag_of};
+use crate::api::extract::present;
 use crate::api::extract::{Json, Path, Query};
 use crate::api::idempotency::{Claim, IdempotencyKey};
 use crate::api::pagination::{Cursor, Page, Positioned, fetch_page};
-use crate::clinical::patients::present;
 use crate::error::{ApiError, Problem};
 use crate::platform::caller::CallerTx;
 

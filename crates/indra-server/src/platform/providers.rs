@@ -5,12 +5,12 @@
 
 use std::fmt;
 
-use crate::api::extract::{Path, Query};
+use crate::api::extract::{Path, Query, present};
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use indra_rules::clinical::note_format::NoteFormat;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -160,15 +160,6 @@ pub struct ProviderChange {
     pub supervisor_id: Option<Option<Uuid>>,
     /// `false` deactivates the clinician; `true` brings them back.
     pub is_active: Option<bool>,
-}
-
-/// A field that was sent, possibly as `null` (`Some(None)`), as opposed to one left out (`None`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// The organization's clinicians, oldest first.

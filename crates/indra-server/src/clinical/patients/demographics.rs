@@ -11,9 +11,10 @@ use sqlx::PgConnection;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use super::iso_date;
 use super::search::{PatientQuery, search_patients};
-use super::{iso_date, present};
 use crate::api::etag::{Tagged, etag_of, require_if_match};
+use crate::api::extract::present;
 use crate::api::extract::{self, Path, Query};
 use crate::api::idempotency::{Claim, IdempotencyKey};
 use crate::api::pagination::{Cursor, Page, PageQuery, Positioned, fetch_page};

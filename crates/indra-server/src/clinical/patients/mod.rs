@@ -123,12 +123,3 @@ pub(crate) mod iso_date {
         }
     }
 }
-
-/// A field that was sent, possibly as `null` (`Some(None)`), as opposed to one left out (`None`).
-pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
-}

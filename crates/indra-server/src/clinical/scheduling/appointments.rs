@@ -11,14 +11,14 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use indra_rules::clinical::recurrence::{self, RecurrenceRule, Zone};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 use time::{Duration, OffsetDateTime, PrimitiveDateTime};
 use uuid::Uuid;
 
 use crate::api::etag::{Tagged, etag_of, require_if_match};
-use crate::api::extract::{Json, Path};
+use crate::api::extract::{Json, Path, present};
 use crate::api::idempotency::{Claim, IdempotencyKey};
 use crate::error::{ApiError, Problem};
 use crate::platform::caller::CallerTx;
@@ -529,14 +529,6 @@ pub struct AppointmentChange {
     /// For an appointment of a series: `this` (default), `this_and_following` or `all`.
     #[serde(default)]
     pub scope: SeriesScope,
-}
-
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// The appointments of `current`'s series a change with `scope` applies to, `current` first,
