@@ -135,11 +135,15 @@ impl Database {
     }
 
     /// Service door: the readiness probe asks whether the database answers and the schema is
-    /// current. It reads no organization's data.
+    /// current. It reads no organization's data. In a transaction like every other statement,
+    /// so that it works through PgBouncer in transaction mode (docs/scaling.md).
     pub(crate) async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar("select app.schema_version()")
-            .fetch_one(&self.pool)
-            .await
+        let mut tx = self.pool.begin().await?;
+        let version = sqlx::query_scalar("select app.schema_version()")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(version)
     }
 
     /// Connections open and idle, for the metrics.
