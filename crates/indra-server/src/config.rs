@@ -9,6 +9,8 @@ use std::time::Duration;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
+use crate::platform::client_address::TrustedProxies;
+
 /// A value that must never reach a log or a terminal: `Debug` and `Display` show `***`.
 #[derive(Clone)]
 pub struct Secret<T>(T);
@@ -55,6 +57,9 @@ pub struct Config {
     pub max_connections: u32,
     /// Cookies get the Secure flag (set it when the server is reached over HTTPS).
     pub secure_cookies: bool,
+    /// The load balancers whose `X-Forwarded-For` names the client (`INDRA_TRUSTED_PROXIES`);
+    /// empty, the client is the TCP peer.
+    pub trusted_proxies: TrustedProxies,
     pub log_format: LogFormat,
     /// The envelope of the 837P files the API exports.
     pub x12: X12Settings,
@@ -267,6 +272,8 @@ impl Config {
         };
         let secure_cookies =
             std::env::var("INDRA_SECURE_COOKIES").is_ok_and(|v| v == "true" || v == "1");
+        let trusted_proxies =
+            parse_trusted_proxies(std::env::var("INDRA_TRUSTED_PROXIES").ok().as_deref())?;
         let log_format = match std::env::var("INDRA_LOG_FORMAT").as_deref() {
             Ok("json") => LogFormat::Json,
             Ok("text") | Err(_) => LogFormat::Text,
@@ -286,6 +293,7 @@ impl Config {
             statement_timeout: Duration::from_millis(env_u64("INDRA_STATEMENT_TIMEOUT_MS", 5000)?),
             max_connections: env_u64("INDRA_DB_MAX_CONNECTIONS", 16)?.try_into()?,
             secure_cookies,
+            trusted_proxies,
             log_format,
             x12: X12Settings::from_env()?,
             ai: AiConfig::from_env()?,
@@ -312,6 +320,7 @@ impl Config {
             statement_timeout: Duration::from_secs(5),
             max_connections: 8,
             secure_cookies: false,
+            trusted_proxies: TrustedProxies::default(),
             log_format: LogFormat::Text,
             x12: X12Settings::default(),
             // Tests see a run finish quickly.
@@ -321,6 +330,19 @@ impl Config {
             },
         }
     }
+}
+
+/// `INDRA_TRUSTED_PROXIES`; unset or empty, nobody is trusted.
+fn parse_trusted_proxies(setting: Option<&str>) -> anyhow::Result<TrustedProxies> {
+    let Some(setting) = setting else {
+        return Ok(TrustedProxies::default());
+    };
+    TrustedProxies::parse(setting).map_err(|bad| {
+        anyhow::anyhow!(
+            "INDRA_TRUSTED_PROXIES: {bad}. It lists the load balancers in front of the server, \
+             as IP addresses or CIDR ranges separated by commas"
+        )
+    })
 }
 
 fn env_u64(name: &str, default: u64) -> anyhow::Result<u64> {
@@ -451,6 +473,21 @@ mod tests {
         let settings = AiConfig::default().worker_settings();
         assert!(settings.cost_usd("openai:gpt-4o-mini", 1_000_000, 0) > 0.1);
         assert_eq!(settings.cost_usd("rules", 1_000_000, 1_000_000), 0.0);
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_nobody_and_bad_ones_name_the_setting() {
+        assert!(parse_trusted_proxies(None).unwrap().is_empty());
+        assert!(parse_trusted_proxies(Some("")).unwrap().is_empty());
+        let trusted = parse_trusted_proxies(Some("10.0.0.5, fd00::/8")).unwrap();
+        assert!(trusted.trusts("10.0.0.5".parse().unwrap()));
+        let message = parse_trusted_proxies(Some("10.0.0.5, lb.internal"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.starts_with("INDRA_TRUSTED_PROXIES: \"lb.internal\" is not an IP address"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Platform: organizations, users, providers, and signing in.
 
 pub mod caller;
+pub mod client_address;
 pub mod me;
 pub mod organization;
 pub mod passwords;

@@ -1,15 +1,16 @@
 //! Sign-in: `POST /api/v1/auth/token`, `/refresh` and `/logout`.
 //!
-//! Failed attempts are counted per account and per client address; past the limit both answer
-//! 429 until the window passes. An unknown e-mail address gets the same answer, after the same
-//! argon2 work, as a wrong password, so the answers do not tell which accounts exist.
+//! Failed attempts are counted per account and per client address (behind a load balancer, the
+//! address it forwards: [`ClientAddress`]); past the limit both answer 429 until the window
+//! passes. An unknown e-mail address gets the same answer, after the same argon2 work, as a
+//! wrong password, so the answers do not tell which accounts exist.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -47,19 +48,37 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-/// The client's address, as the connection shows it (a proxy in front appears as itself).
+/// The header a load balancer names the client in (HAProxy's `option forwardfor`).
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// The client's address: the TCP peer, or, when the peer is one of the trusted proxies
+/// (`INDRA_TRUSTED_PROXIES`), the client it forwarded in `X-Forwarded-For` (the rules:
+/// [`client_address`](crate::platform::client_address::TrustedProxies::client_address)).
+/// None when the connection's address is unknown (a request driven in-process).
 pub struct ClientAddress(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            return Ok(Self(None));
+        };
+        let forwarded_for: Vec<&[u8]> = parts
+            .headers
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect();
+        Ok(Self(Some(
+            state
+                .config
+                .trusted_proxies
+                .client_address(peer.ip(), &forwarded_for),
+        )))
     }
 }
 
