@@ -12,7 +12,7 @@ use super::OrgPlan;
 use crate::billing::{ExportSettings, export_837p, post_remittance};
 
 /// What the practice charges (the demo's claims use the same amounts).
-const FEE_SCHEDULE: &[(&str, &str)] = &[
+pub(super) const FEE_SCHEDULE: &[(&str, &str)] = &[
     ("90791", "200.00"),
     ("90792", "250.00"),
     ("90832", "95.00"),

@@ -11,6 +11,7 @@
 
 mod billing;
 mod names;
+pub mod scale;
 
 use anyhow::Context;
 use argon2::password_hash::{PasswordHasher, SaltString};
@@ -68,15 +69,7 @@ pub async fn load_demo(pool: &PgPool, orgs: u32, password: &str) -> anyhow::Resu
         loaded: Vec::new(),
         already_present: Vec::new(),
     };
-    // The demo's notes are signed with the demo key: published here, beside the server's own,
-    // so that their signatures verify. Only in databases that hold the demo: its private key
-    // is derived from a public constant. Registering it again changes nothing.
-    sqlx::query("select app.register_signing_key($1, $2)")
-        .bind(DEMO_SIGNING_KEY_ID)
-        .bind(demo_signing_key().verifying_key().as_bytes().as_slice())
-        .execute(pool)
-        .await
-        .context("publishing the demo signing key")?;
+    publish_demo_signing_key(pool).await?;
     for position in 1..=orgs {
         let plan = OrgPlan::new(position);
         let present: bool =
@@ -104,6 +97,19 @@ pub async fn load_demo(pool: &PgPool, orgs: u32, password: &str) -> anyhow::Resu
         }
     }
     Ok(summary)
+}
+
+/// The demo's notes are signed with the demo key: published beside the server's own, so that
+/// their signatures verify. Only in databases that hold the demo: its private key is derived
+/// from a public constant. Publishing it again changes nothing.
+async fn publish_demo_signing_key(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::query("select app.register_signing_key($1, $2)")
+        .bind(DEMO_SIGNING_KEY_ID)
+        .bind(demo_signing_key().verifying_key().as_bytes().as_slice())
+        .execute(pool)
+        .await
+        .context("publishing the demo signing key")?;
+    Ok(())
 }
 
 /// Rows per organization-scoped table, for the summary.
@@ -222,6 +228,17 @@ impl OrgPlan {
         });
         logins
     }
+}
+
+/// The demo password as an argon2id PHC string, salted with the digest of `salt_seed`: the same
+/// inputs give the same string, so reloading writes the same rows.
+fn demo_password_hash(password: &str, salt_seed: &[u8]) -> anyhow::Result<String> {
+    let salt = SaltString::encode_b64(&Sha256::digest(salt_seed)[..16])
+        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    Ok(argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?
+        .to_string())
 }
 
 /// A UUID derived from the organization's position and a key (UUIDv8, SHA-256 based).
@@ -360,12 +377,7 @@ async fn load_organization(
     // Passwords, as the login role (the API roles cannot reach indra_auth).
     sqlx::query("reset role").execute(&mut **tx).await?;
     for (login, _) in logins.iter().zip(&user_ids) {
-        let salt = SaltString::encode_b64(&Sha256::digest(login.email.as_bytes())[..16])
-            .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-        let hash = argon2::Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?
-            .to_string();
+        let hash = demo_password_hash(password, login.email.as_bytes())?;
         sqlx::query(
             "insert into indra_auth.password_credentials (auth_id, password_hash) values ($1, $2)",
         )
