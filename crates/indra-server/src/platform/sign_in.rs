@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::api::extract;
 use crate::error::ApiError;
-use crate::platform::passwords::verify_password;
+use crate::platform::passwords::verify_password_off_thread;
 use crate::platform::tokens::{new_opaque_token, opaque_token_hash, unix_now};
 use crate::state::AppState;
 
@@ -157,9 +157,9 @@ pub async fn check_password(
             a.password_hash.clone()
         });
     let password = password.to_owned();
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+    let matches = verify_password_off_thread(password, hash)
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(ApiError::Internal)?;
 
     match account {
         Some(account) if matches => {

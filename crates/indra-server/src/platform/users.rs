@@ -16,7 +16,7 @@ use crate::api::idempotency::{Claim, IdempotencyKey};
 use crate::api::pagination::{Cursor, Page, PageQuery, Positioned, fetch_page};
 use crate::error::ApiError;
 use crate::platform::caller::{CallerTx, UserRole};
-use crate::platform::passwords::{MIN_PASSWORD_LENGTH, hash_password};
+use crate::platform::passwords::{MIN_PASSWORD_LENGTH, hash_password_off_thread};
 
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct User {
@@ -139,9 +139,9 @@ pub async fn create_user(
         Some(p) => {
             let p = p.clone();
             Some(
-                tokio::task::spawn_blocking(move || hash_password(&p))
+                hash_password_off_thread(p)
                     .await
-                    .map_err(|e| ApiError::Internal(e.into()))??,
+                    .map_err(ApiError::Internal)?,
             )
         }
         None => None,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::platform::caller::UserRole;
-use crate::platform::passwords::{MIN_PASSWORD_LENGTH, hash_password};
+use crate::platform::passwords::{MIN_PASSWORD_LENGTH, hash_password_off_thread};
 use crate::web::error::WebError;
 use crate::web::page::{Choice, FieldError, Layout, PageTx, Section, filled, render};
 
@@ -232,9 +232,9 @@ async fn add_user(db: &mut PageTx, form: &NewUserForm) -> Result<Uuid, ApiError>
         ));
     }
     let password = form.password.clone();
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+    let password_hash = hash_password_off_thread(password)
         .await
-        .map_err(|e| ApiError::Internal(e.into()))??;
+        .map_err(ApiError::Internal)?;
     let org_id = db.caller.org_id;
     let mut savepoint = db.conn().begin().await?;
     let inserted: Result<Uuid, sqlx::Error> = async {
