@@ -72,22 +72,22 @@ pub struct AuditWritesArgs {
 
 /// What bounds a phase: a duration, or a number of rows shared by all clients.
 #[derive(Debug, Clone, Copy)]
-enum Bound {
+pub(crate) enum Bound {
     Seconds(u64),
     Rows(u64),
 }
 
 /// One of the four write shapes; each runs audited and unaudited.
 #[derive(Debug, Clone)]
-struct Shape {
+pub(crate) struct Shape {
     /// All clients write the first organization.
-    one_org: bool,
-    rows_per_txn: u32,
+    pub(crate) one_org: bool,
+    pub(crate) rows_per_txn: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-enum Scenario {
+pub(crate) enum Scenario {
     Audited,
     Unaudited,
 }
@@ -102,7 +102,7 @@ impl Scenario {
 }
 
 #[derive(Debug, Clone, Serialize)]
-struct Phase {
+pub(crate) struct Phase {
     scenario: Scenario,
     /// Whether all clients wrote one organization.
     one_org: bool,
@@ -110,15 +110,15 @@ struct Phase {
     /// Distinct organizations written.
     orgs: u32,
     rows_per_txn: u32,
-    rows: u64,
+    pub(crate) rows: u64,
     transactions: u64,
-    seconds: f64,
-    rows_per_sec: f64,
+    pub(crate) seconds: f64,
+    pub(crate) rows_per_sec: f64,
     /// The longest transaction, begin to commit, in milliseconds: where waiting for a chain
     /// head shows.
-    max_txn_ms: f64,
+    pub(crate) max_txn_ms: f64,
     /// Audit rows the phase appended: equal to `rows` when audited, 0 when not.
-    audit_rows: i64,
+    pub(crate) audit_rows: i64,
 }
 
 impl Phase {
@@ -328,7 +328,7 @@ async fn measure(
 /// One measured phase: `clients` tasks, each holding one connection, insert patients until the
 /// bound is reached. The clock starts once every connection is open and stops when the last
 /// client's last transaction has committed, so rows/s is committed rows over wall time.
-async fn run_phase(
+pub(crate) async fn run_phase(
     owner: &PgPool,
     writers: &PgPool,
     orgs: &[Uuid],
@@ -1009,7 +1009,7 @@ async fn prepare_inputs(owner: &PgPool, org_id: Uuid) -> anyhow::Result<Vec<(Loo
 
 /// `name` with one typo, chosen by `seed`: a letter after the first dropped, or two neighbouring
 /// letters after the first swapped.
-fn misspell(name: &str, seed: u64) -> String {
+pub(crate) fn misspell(name: &str, seed: u64) -> String {
     let mut chars: Vec<char> = name.chars().collect();
     if chars.len() < 3 {
         return name.to_owned();
@@ -1028,10 +1028,10 @@ fn misspell(name: &str, seed: u64) -> String {
 }
 
 /// A small deterministic generator (SplitMix64), so two runs send the same queries.
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -1040,7 +1040,7 @@ impl SplitMix64 {
     }
 
     /// A number in 0..n (n > 0).
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 }
@@ -1173,7 +1173,7 @@ async fn run_lookup(
 }
 
 /// The nearest-rank percentile of sorted `latencies`, in milliseconds.
-fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -4,6 +4,7 @@ mod ai;
 mod audit;
 mod bench;
 mod bench_claims;
+mod bench_http;
 mod claims;
 mod demo;
 mod migrate;
@@ -70,7 +71,8 @@ enum Command {
         #[command(subcommand)]
         command: AiCommand,
     },
-    /// Benchmarks, each in a scratch database it creates (and drops) on a local server.
+    /// Benchmarks: in a scratch database each creates (and drops) on a local server, or (http)
+    /// against a running server and its database.
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
@@ -126,6 +128,8 @@ enum BenchCommand {
     PatientSearch(bench::PatientSearchArgs),
     /// Time to export N ready claims (default 1,000) to one 837P, end to end and by part.
     ClaimsExport(bench_claims::ClaimsExportArgs),
+    /// The scenarios over HTTP against a running server, beside pgbench, RLS and audit costs.
+    Http(bench_http::HttpArgs),
 }
 
 fn main() -> ExitCode {
@@ -216,5 +220,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::ClaimsExport(args),
         } => bench_claims::claims_export(&cli.database_url, args).await,
+        Command::Bench {
+            command: BenchCommand::Http(args),
+        } => bench_http::http(&cli.database_url, args).await,
     }
 }
