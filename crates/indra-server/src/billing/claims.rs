@@ -230,21 +230,27 @@ pub async fn list_claims(
         ));
     }
     let after = query.cursor.as_deref().map(Cursor::decode).transpose()?;
-    let rows: Vec<ClaimSummary> = sqlx::query_as(&format!(
-        "{SUMMARY_SELECT}
-          where ($1::claim_status is null or c.status = $1)
-            and ($2::uuid is null or c.patient_id = $2)
-            and ($3::timestamptz is null or (c.created_at, c.id) > ($3, $4))
-          order by c.created_at, c.id
-          limit $5"
-    ))
-    .bind(query.status)
-    .bind(query.patient_id)
-    .bind(after.map(|c| c.created_at))
-    .bind(after.map(|c| c.id))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(db.conn())
-    .await?;
+    // Only the conditions asked for, so that each shape of the list gets its own plan: with
+    // `$1 is null or status = $1` a cached generic plan cannot use the status index and sorts
+    // every claim of the practice for each page (measured at 11,000 submitted claims: 130 ms).
+    let mut sql = sqlx::QueryBuilder::<sqlx::Postgres>::new(SUMMARY_SELECT);
+    sql.push(" where true");
+    if let Some(status) = query.status {
+        sql.push(" and c.status = ").push_bind(status);
+    }
+    if let Some(patient_id) = query.patient_id {
+        sql.push(" and c.patient_id = ").push_bind(patient_id);
+    }
+    if let Some(after) = &after {
+        sql.push(" and (c.created_at, c.id) > (")
+            .push_bind(after.created_at)
+            .push(", ")
+            .push_bind(after.id)
+            .push(")");
+    }
+    sql.push(" order by c.created_at, c.id limit ")
+        .push_bind(i64::from(limit) + 1);
+    let rows: Vec<ClaimSummary> = sql.build_query_as().fetch_all(db.conn()).await?;
     Ok(page_of(rows, i64::from(limit), |row| Cursor {
         created_at: row.created_at,
         id: row.id,
