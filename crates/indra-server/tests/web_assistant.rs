@@ -289,6 +289,12 @@ async fn others_see_no_panel_and_cannot_open_someone_elses_run() {
             role == "provider",
             "{org} {role}"
         );
+        // The navigation offers the assistant to those who can use it: clinicians and admins.
+        assert_eq!(
+            html(&today).contains(r#"href="/assistant""#),
+            role == "provider" || role == "admin",
+            "{org} {role}: the Assistant link"
+        );
         let run = app.send(get(&run_path, &cookie)).await;
         assert_eq!(run.status, StatusCode::NOT_FOUND, "{org} {role}");
         if org == 0 {

@@ -186,7 +186,11 @@ impl Layout {
         if matches!(db.caller.role, UserRole::Billing | UserRole::Admin) {
             nav.push(item("/billing", "Billing", Section::Billing));
         }
-        nav.push(item("/assistant", "Assistant", Section::Assistant));
+        // Clinicians dictate to the assistant and admins choose its model; billers and the front
+        // desk can start no run and would find nothing to do there.
+        if matches!(db.caller.role, UserRole::Provider | UserRole::Admin) {
+            nav.push(item("/assistant", "Assistant", Section::Assistant));
+        }
         let mut admin_nav = Vec::new();
         if is_admin {
             nav.push(NavItem {
