@@ -16,8 +16,8 @@ const ADMIN_EMAIL: &str = "admin@riverbend.example";
 const ADMIN_NAME: &str = "Morgan Practice-Admin";
 
 /// The main navigation every signed-in person sees, in order; admins also see "Admin", billers
-/// and admins "Billing".
-const NAV_LINKS: &[&str] = &["Today", "Patients", "Schedule", "Assistant"];
+/// and admins "Billing", clinicians and admins "Assistant".
+const NAV_LINKS: &[&str] = &["Today", "Patients", "Schedule"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_reaches_the_server() {
@@ -485,6 +485,12 @@ async fn expect_shell(b: &Browser, name: &str, role: &str, admin: bool) -> anyho
         billing_link == (admin || role == "billing"),
         "the Billing link is {} for a {role}: {labels:?}",
         if billing_link { "shown" } else { "missing" }
+    );
+    let assistant_link = labels.iter().any(|l| l == "Assistant");
+    ensure!(
+        assistant_link == (admin || role == "provider"),
+        "the Assistant link is {} for a {role}: {labels:?}",
+        if assistant_link { "shown" } else { "missing" }
     );
     let admin_link = b
         .exists(r#"nav[aria-label="Main"] a[href="/admin/users"]"#)
