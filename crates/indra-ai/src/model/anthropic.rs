@@ -121,14 +121,7 @@ impl AnthropicClient {
         })
         .await?;
         let reply = reply_from_body(&raw)?;
-        tracing::info!(
-            provider = "anthropic",
-            model = %self.config.model,
-            input_tokens = reply.usage.input_tokens,
-            output_tokens = reply.usage.output_tokens,
-            stop = ?reply.stop,
-            "model turn completed"
-        );
+        http::log_turn("anthropic", &self.config.model, &reply);
         Ok(reply)
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 
-use super::ModelError;
+use super::{ModelError, ModelReply};
 
 /// The longest `Retry-After` the client waits out itself. A provider asking for more is
 /// rationed for minutes; the run loop's own limits decide what happens then.
@@ -106,6 +106,19 @@ fn jitter(up_to: Duration) -> Duration {
 
 /// The HTTP client of one model. Redirects are not followed: a provider's API does not
 /// redirect, and a redirect to another host would carry the key header with it.
+/// The one log line of a completed model turn, for every provider: model and token counts,
+/// never a message's text (which carries the dictation, so PHI).
+pub(crate) fn log_turn(provider: &str, model: &str, reply: &ModelReply) {
+    tracing::info!(
+        provider,
+        model,
+        input_tokens = reply.usage.input_tokens,
+        output_tokens = reply.usage.output_tokens,
+        stop = ?reply.stop,
+        "model turn completed"
+    );
+}
+
 pub(crate) fn build_client(timeout: Duration) -> Result<reqwest::Client, ModelError> {
     reqwest::Client::builder()
         .timeout(timeout)

@@ -166,14 +166,7 @@ impl OpenAiClient {
         })
         .await?;
         let reply = reply_from_body(&raw)?;
-        tracing::info!(
-            provider = "openai",
-            model = %self.config.model,
-            input_tokens = reply.usage.input_tokens,
-            output_tokens = reply.usage.output_tokens,
-            stop = ?reply.stop,
-            "model turn completed"
-        );
+        http::log_turn("openai", &self.config.model, &reply);
         Ok(reply)
     }
 }
